@@ -1,0 +1,98 @@
+# bpfsplit — top-level build. `make help` lists the targets.
+# Everything built goes to $(BUILD); nothing generated is committed.
+
+BUILD ?= build
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror
+CPPFLAGS += -Iinclude -Ilib -I$(BUILD) -D_GNU_SOURCE
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
+	$(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -Wall -Werror
+LDLIBS_DP := -lbpf -lelf -lz
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/bpfsplit/*.h)
+SKEL := $(BUILD)/bpfsplit.skel.h
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+LIB := $(BUILD)/libbpfsplit.a
+
+CLI_SRCS := $(wildcard tools/*.c)
+CLI := $(BUILD)/bpfsplit
+
+TEST_C_SRCS := $(wildcard tests/unit/test_*.c) $(wildcard tests/bpf/test_*.c)
+TEST_C_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_C_SRCS))
+
+.PHONY: all help test demo demo-clean bench clean install deps
+all: $(BPF_OBJS) $(SKEL) $(LIB) $(CLI) $(TEST_C_BINS)
+
+help:
+	@echo "make            build BPF objects, skeletons, library, CLI and test binaries into $(BUILD)/"
+	@echo "make test       install dependencies, build, run every test (unit, BPF, end-to-end)"
+	@echo "make demo       install dependencies, build, run the canary-rollout demo"
+	@echo "make bench      run the benchmarks"
+	@echo "make install    install binaries under PREFIX (default /usr/local)"
+	@echo "make clean      remove $(BUILD)/"
+	@echo "V=1             show the commands"
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(SKEL): $(BUILD)/bpf/bpfsplit.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name bpfsplit_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.o: %.c $(SKEL) $(wildcard include/bpfsplit/*.h lib/*.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(CLI): $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS)) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_DP) -lcjson
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_DP) -lcmocka -lpthread
+
+test: deps all
+	$(Q)tests/run-all.sh $(BUILD)
+
+demo: deps all
+	$(Q)scripts/demo.sh $(BUILD)
+
+bench: deps all
+	$(Q)bench/run.sh $(BUILD)
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf $(BUILD)

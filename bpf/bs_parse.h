@@ -1,0 +1,154 @@
+/* BPF-only: cursor-based packet parsing (Ethernet, one 802.1Q tag, IPv4 with options,
+ * IPv6, TCP, UDP) into a struct bs_pkt of offsets and the flow key. Every read is
+ * bounds-checked first; IP lengths above the MTU are fine (GSO packets on tc/generic XDP). */
+#ifndef BS_PARSE_H
+#define BS_PARSE_H
+
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <linux/in.h>
+#include <bpf/bpf_endian.h>
+#include "bpfsplit/maps.h"
+#include "bpfsplit/reasons.h"
+
+#ifndef ETH_P_8021Q
+#define ETH_P_8021Q 0x8100
+#endif
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+#define BS_IP_MF 0x2000
+#define BS_IP_OFFSET 0x1FFF
+#define BS_NEXTHDR_FRAGMENT 44
+
+struct bs_vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+/* What the parser learned; offsets are from the start of the frame. */
+struct bs_pkt {
+	struct bs_flow_key flow; /* client -> destination as seen on the wire */
+	__u32 l3_off;
+	__u32 l4_off;
+	__u32 l4_len;            /* L4 header + payload length, from the IP header */
+	__u32 seq;               /* TCP sequence number, host order */
+	__u32 l4_payload;        /* bytes after the L4 header */
+	__u8 tcp_flags;          /* FIN 0x01 SYN 0x02 RST 0x04 ACK 0x10 */
+	__u8 pad[3];
+};
+
+#define BS_TCP_FIN 0x01
+#define BS_TCP_SYN 0x02
+#define BS_TCP_RST 0x04
+#define BS_TCP_ACK 0x10
+
+/* Byte 13 of the TCP header holds the flags. */
+#define BS_TCP_FLAGS_OFF 13
+
+/* Parse the frame between data and data_end. Returns 0 when p describes a TCP or
+ * UDP packet, else the bs_reason to pass it with. */
+static __always_inline int bs_parse(void *data, void *data_end, struct bs_pkt *p)
+{
+	struct ethhdr *eth = data;
+	__u32 off = sizeof(*eth);
+	__u16 proto;
+	__u8 l4proto;
+
+	if ((void *)(eth + 1) > data_end)
+		return BS_R_PASS_TRUNCATED;
+	proto = eth->h_proto;
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		struct bs_vlan_hdr *vh = data + off;
+
+		if ((void *)(vh + 1) > data_end)
+			return BS_R_PASS_TRUNCATED;
+		proto = vh->encap_proto;
+		off += sizeof(*vh);
+	}
+	p->l3_off = off;
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + off;
+		__u32 ihl;
+
+		if ((void *)(ip + 1) > data_end)
+			return BS_R_PASS_TRUNCATED;
+		ihl = ip->ihl * 4;
+		if (ip->version != 4 || ihl < sizeof(*ip))
+			return BS_R_PASS_TRUNCATED;
+		if (data + off + ihl > data_end)
+			return BS_R_PASS_TRUNCATED;
+		if (ip->frag_off & bpf_htons(BS_IP_MF | BS_IP_OFFSET))
+			return BS_R_PASS_FRAGMENT;
+		p->l4_len = bpf_ntohs(ip->tot_len);
+		if (p->l4_len < ihl)
+			return BS_R_PASS_TRUNCATED;
+		l4proto = ip->protocol;
+		p->flow.family = BS_AF_INET;
+		p->flow.saddr[0] = ip->saddr;
+		p->flow.daddr[0] = ip->daddr;
+		off += ihl;
+		p->l4_off = off;
+		p->l4_len -= ihl;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return BS_R_PASS_TRUNCATED;
+		if (ip6->version != 6)
+			return BS_R_PASS_TRUNCATED;
+		l4proto = ip6->nexthdr;
+		if (l4proto == BS_NEXTHDR_FRAGMENT)
+			return BS_R_PASS_FRAGMENT;
+		p->flow.family = BS_AF_INET6;
+		__builtin_memcpy(p->flow.saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->flow.daddr, &ip6->daddr, 16);
+		p->l4_len = bpf_ntohs(ip6->payload_len); /* L4 length; 0 = jumbogram */
+		off += sizeof(*ip6);
+		p->l4_off = off;
+	} else {
+		return BS_R_PASS_NOT_IP;
+	}
+
+	p->flow.proto = l4proto;
+	if (l4proto == IPPROTO_TCP) {
+		struct tcphdr *tcp = data + off;
+		__u32 doff;
+
+		if ((void *)(tcp + 1) > data_end)
+			return BS_R_PASS_TRUNCATED;
+		doff = tcp->doff * 4;
+		if (doff < sizeof(*tcp) || p->l4_len < doff)
+			return BS_R_PASS_TRUNCATED;
+		p->flow.sport = tcp->source;
+		p->flow.dport = tcp->dest;
+		p->seq = bpf_ntohl(tcp->seq);
+		p->tcp_flags = ((__u8 *)tcp)[BS_TCP_FLAGS_OFF];
+		p->l4_payload = p->l4_len - doff;
+	} else if (l4proto == IPPROTO_UDP) {
+		struct udphdr *udp = data + off;
+
+		if ((void *)(udp + 1) > data_end)
+			return BS_R_PASS_TRUNCATED;
+		if (p->l4_len < sizeof(*udp))
+			return BS_R_PASS_TRUNCATED;
+		p->flow.sport = udp->source;
+		p->flow.dport = udp->dest;
+		p->l4_payload = p->l4_len - sizeof(*udp);
+	} else {
+		return BS_R_PASS_L4_UNSUPPORTED;
+	}
+	return 0;
+}
+
+/* Offset of the L4 checksum field from the L4 header. */
+static __always_inline __u32 bs_l4_csum_off(const struct bs_pkt *p)
+{
+	return p->flow.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) : offsetof(struct udphdr, check);
+}
+
+#endif

@@ -1,0 +1,41 @@
+/* Tunables and limits shared by the BPF programs and userspace: sizes, units, defaults. */
+#ifndef BPFSPLIT_CONSTS_H
+#define BPFSPLIT_CONSTS_H
+
+/* Groups per split: Gateway API allows up to 16 backendRefs per rule. */
+#define BS_MAX_GROUPS 16
+
+/* Maglev table size per group (prime, much larger than a group's endpoints). */
+#define BS_MAGLEV_SIZE 1021
+
+/* Largest weight Gateway API accepts for one backendRef. */
+#define BS_MAX_WEIGHT 1000000
+
+/* Default map sizes (entries); all can be changed at load time. */
+#define BS_DEFAULT_MAX_FRONTENDS 65536
+#define BS_DEFAULT_MAX_BACKENDS 65536   /* also the size of the backend id space */
+#define BS_DEFAULT_MAX_CONNS 1048576    /* connection table and reverse-NAT table */
+/* Split and Maglev table entries: two per live split while an update is in flight. */
+#define BS_DEFAULT_MAX_SPLITS (2 * BS_DEFAULT_MAX_FRONTENDS)
+#define BS_DEFAULT_MAX_TABLES 32768
+
+/* How long a record outlives the FIN that closed its connection (ns). */
+#define BS_DEFAULT_LINGER_NS (2ULL * 1000 * 1000 * 1000)
+/* A UDP record idle this long is chosen afresh by the next packet (ns). */
+#define BS_DEFAULT_UDP_IDLE_NS (30ULL * 1000 * 1000 * 1000)
+
+/* Backend id 0 and split/table id 0 are never used: 0 means "none". */
+#define BS_ID_NONE 0
+
+/* Address families as stored in maps (values of AF_INET / AF_INET6). */
+#define BS_AF_INET 2
+#define BS_AF_INET6 10
+
+/* Affinity modes of a split. */
+#define BS_AFFINITY_CONNECTION 0 /* hash of the 5-tuple */
+#define BS_AFFINITY_CLIENT 1     /* hash of the client address only */
+
+/* Default pin root; every process can be told another. */
+#define BS_DEFAULT_PIN_ROOT "/sys/fs/bpf/bpfsplit"
+
+#endif

@@ -1,0 +1,78 @@
+/* The keyed flow hash, as plain portable C so the BPF programs and userspace
+ * (tests, the CLI's "which backend would this flow get") compute the same value.
+ * HalfSipHash-1-3 over the ten 32-bit words of a bs_flow_key (64-bit key),
+ * then a second, derived hash for the position in a Maglev table. */
+#ifndef BPFSPLIT_FLOW_HASH_H
+#define BPFSPLIT_FLOW_HASH_H
+
+#include <linux/types.h>
+#include "maps.h"
+
+#define BS_HASH_WORDS (sizeof(struct bs_flow_key) / 4)
+
+#define BS_ROTL32(x, b) (__u32)(((x) << (b)) | ((x) >> (32 - (b))))
+
+#define BS_SIPROUND(v0, v1, v2, v3)                                                 \
+	do {                                                                        \
+		v0 += v1; v1 = BS_ROTL32(v1, 5); v1 ^= v0; v0 = BS_ROTL32(v0, 16);  \
+		v2 += v3; v3 = BS_ROTL32(v3, 8); v3 ^= v2;                          \
+		v0 += v3; v3 = BS_ROTL32(v3, 7); v3 ^= v0;                          \
+		v2 += v1; v1 = BS_ROTL32(v1, 13); v1 ^= v2; v2 = BS_ROTL32(v2, 16); \
+	} while (0)
+
+/* HalfSipHash-1-3 of BS_HASH_WORDS words with key (k0, k1). */
+static inline __u32 bs_hash_words(const __u32 *w, __u32 k0, __u32 k1)
+{
+	__u32 v0 = k0, v1 = k1, v2 = 0x6c796765 ^ k0, v3 = 0x74656462 ^ k1;
+	__u32 i, b = (__u32)(BS_HASH_WORDS * 4) << 24;
+
+#ifdef __clang__
+#pragma unroll
+#endif
+	for (i = 0; i < BS_HASH_WORDS; i++) {
+		v3 ^= w[i];
+		BS_SIPROUND(v0, v1, v2, v3);
+		v0 ^= w[i];
+	}
+	v3 ^= b;
+	BS_SIPROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	BS_SIPROUND(v0, v1, v2, v3);
+	BS_SIPROUND(v0, v1, v2, v3);
+	BS_SIPROUND(v0, v1, v2, v3);
+	return v1 ^ v3;
+}
+
+/* The hash that picks the group: of the 5-tuple, or of the client address only. */
+static inline __u32 bs_flow_hash(const struct bs_flow_key *flow, __u8 affinity, const __u32 key[4])
+{
+	struct bs_flow_key k = {};
+
+	if (affinity == BS_AFFINITY_CLIENT) {
+		k.saddr[0] = flow->saddr[0];
+		k.saddr[1] = flow->saddr[1];
+		k.saddr[2] = flow->saddr[2];
+		k.saddr[3] = flow->saddr[3];
+		k.family = flow->family;
+	} else {
+		k = *flow;
+	}
+	return bs_hash_words((const __u32 *)&k, key[0], key[1]);
+}
+
+/* Position in a group's Maglev table, derived from the group hash (murmur3 finaliser,
+ * keyed by key[2]) so that flows confined to one group's hash range still spread evenly. */
+static inline __u32 bs_maglev_slot(__u32 group_hash, const __u32 key[4])
+{
+	__u32 h = group_hash ^ key[2];
+
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h % BS_MAGLEV_SIZE;
+}
+
+#endif

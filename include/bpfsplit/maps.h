@@ -1,0 +1,171 @@
+/* Map keys and values shared by the BPF programs, the library, the agent, the CLI and the tests.
+ * One definition each; fixed-width fields; explicit padding; sizes asserted.
+ * Addresses are stored as four big-endian words: IPv4 uses word 0, words 1..3 are zero. */
+#ifndef BPFSPLIT_MAPS_H
+#define BPFSPLIT_MAPS_H
+
+#include <linux/types.h>
+#include "consts.h"
+
+#ifndef BS_STATIC_ASSERT
+#define BS_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+/* bs_frontends key: what clients connect to. */
+struct bs_frontend_key {
+	__be32 addr[4];  /* network byte order */
+	__be16 port;     /* network byte order */
+	__u8 family;     /* BS_AF_INET or BS_AF_INET6 */
+	__u8 proto;      /* IPPROTO_TCP or IPPROTO_UDP */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_frontend_key) == 20, "bs_frontend_key size");
+
+/* bs_frontends value: which split serves the frontend; replaced in one write. */
+struct bs_frontend {
+	__u32 id;        /* index into bs_fe_stats, 1..max_frontends-1 */
+	__u32 split_id;  /* key in bs_splits; BS_ID_NONE: no split yet */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_frontend) == 8, "bs_frontend size");
+
+/* bs_splits value: the weighted groups of one frontend. Immutable once written. */
+struct bs_split {
+	__u32 n_groups;                  /* 0..BS_MAX_GROUPS */
+	__u8 affinity;                   /* BS_AFFINITY_* */
+	__u8 pad[3];
+	/* Cumulative thresholds on a 32-bit hash: group i takes h < thresholds[i]
+	 * (and >= thresholds[i-1]); values 0..2^32. Equal neighbours = weight 0. */
+	__u64 thresholds[BS_MAX_GROUPS];
+	/* Maglev table id (key in bs_maglev) per group; BS_ID_NONE: no ready backend. */
+	__u32 tables[BS_MAX_GROUPS];
+};
+BS_STATIC_ASSERT(sizeof(struct bs_split) == 8 + 8 * BS_MAX_GROUPS + 4 * BS_MAX_GROUPS, "bs_split size");
+
+/* bs_maglev value: one group's lookup table of ready backend ids. Immutable once written. */
+struct bs_maglev_table {
+	__u32 backend_ids[BS_MAGLEV_SIZE]; /* keys in bs_backends */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_maglev_table) == 4 * BS_MAGLEV_SIZE, "bs_maglev_table size");
+
+/* bs_backends value (array indexed by backend id). Written before any table names it. */
+struct bs_backend {
+	__be32 addr[4];  /* network byte order */
+	__be16 port;     /* network byte order */
+	__u8 family;     /* BS_AF_*; 0 = slot unused */
+	__u8 state;      /* BS_BACKEND_* (informational: tables hold only ready ones) */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_backend) == 20, "bs_backend size");
+
+enum bs_backend_state {
+	BS_BACKEND_UNUSED = 0,
+	BS_BACKEND_READY = 1,
+	BS_BACKEND_DRAINING = 2,
+};
+
+/* Key of bs_conns (client -> frontend direction) and bs_rnat (backend -> client direction). */
+struct bs_flow_key {
+	__be32 saddr[4]; /* network byte order */
+	__be32 daddr[4]; /* network byte order */
+	__be16 sport;    /* network byte order */
+	__be16 dport;    /* network byte order */
+	__u8 family;     /* BS_AF_* */
+	__u8 proto;      /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad[2];
+};
+BS_STATIC_ASSERT(sizeof(struct bs_flow_key) == 40, "bs_flow_key size");
+
+/* bs_conns value: everything needed to keep forwarding, even after the backend left its tables. */
+struct bs_conn {
+	__be32 backend_addr[4]; /* network byte order */
+	__be16 backend_port;    /* network byte order */
+	__u8 family;            /* BS_AF_* */
+	__u8 flags;             /* BS_CONN_F_* */
+	__u32 backend_id;       /* for counters; the slot may have been reused since */
+	__u32 frontend_id;      /* for counters */
+	__u32 syn_seq;          /* host byte order: sequence number of the SYN that chose */
+	__u16 group;            /* group index chosen in the split */
+	__u8 pad[6];
+	__u64 created_ns;       /* bpf_ktime_get_ns() at choice */
+	__u64 last_ns;          /* UDP: last packet; TCP: time the FIN/RST was seen, 0 if open */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_conn) == 56, "bs_conn size");
+
+enum bs_conn_flags {
+	BS_CONN_F_CLOSING = 1,  /* FIN or RST seen: retire after linger */
+	BS_CONN_F_FROM_SYN = 2, /* chosen on a SYN (syn_seq is meaningful) */
+};
+
+/* bs_rnat value: how to rewrite a reply back to the frontend. */
+struct bs_rnat {
+	__be32 frontend_addr[4]; /* network byte order */
+	__be16 frontend_port;    /* network byte order */
+	__u8 family;             /* BS_AF_* */
+	__u8 pad;
+	__u32 frontend_id;       /* for counters */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_rnat) == 24, "bs_rnat size");
+
+/* Per-CPU counters of one frontend (bs_fe_stats) or one backend (bs_be_stats). */
+struct bs_counters {
+	__u64 packets;   /* packets forwarded (client -> backend) */
+	__u64 bytes;     /* bytes of those packets, L3 and up */
+	__u64 new_conns; /* connections chosen */
+	__u64 rejected;  /* new connections refused (RST or drop); frontends only */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_counters) == 32, "bs_counters size");
+
+/* Per-CPU counter of one bs_reason (bs_reasons). */
+struct bs_reason_counter {
+	__u64 packets;
+};
+
+/* bs_settings: one entry (key 0), set by userspace, identical on every node. */
+struct bs_settings {
+	__u32 hash_key[4];   /* key of the flow hash */
+	__u64 linger_ns;     /* see BS_DEFAULT_LINGER_NS */
+	__u64 udp_idle_ns;   /* see BS_DEFAULT_UDP_IDLE_NS */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_settings) == 32, "bs_settings size");
+
+/* ---- Control-plane metadata: written and read by userspace only, never by the programs.
+ * It lets any process (agent, CLI) rebuild a frontend's full spec from the pins. ---- */
+
+/* Longest group name kept (a backendRef's Service, "namespace/name", truncated). */
+#define BS_GROUP_NAME_LEN 56
+
+/* bs_groups key and value: one group of one frontend. */
+struct bs_group_key {
+	__u32 frontend_id;
+	__u32 group;       /* index in the split, 0..n_groups-1 */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_group_key) == 8, "bs_group_key size");
+
+struct bs_group_info {
+	__u32 weight;                 /* configured weight, 0..BS_MAX_WEIGHT */
+	__u32 table_id;               /* key in bs_maglev, BS_ID_NONE when no ready backend */
+	char name[BS_GROUP_NAME_LEN]; /* NUL-terminated */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_group_info) == 64, "bs_group_info size");
+
+/* bs_members key and value: a backend listed in a group of a frontend, ready or draining. */
+struct bs_member_key {
+	__u32 frontend_id;
+	__u32 backend_id;
+	__u32 group;
+};
+BS_STATIC_ASSERT(sizeof(struct bs_member_key) == 12, "bs_member_key size");
+
+struct bs_member {
+	__u8 state;   /* BS_BACKEND_READY or BS_BACKEND_DRAINING */
+	__u8 pad[3];
+};
+BS_STATIC_ASSERT(sizeof(struct bs_member) == 4, "bs_member size");
+
+/* bs_state: one entry (key 0) shared by every writer process. */
+struct bs_state {
+	__u64 write_gen;     /* bumped by every write; a writer that sees it move re-reads the pins */
+	__u32 next_split_id; /* next id to try in bs_splits */
+	__u32 next_table_id; /* next id to try in bs_maglev */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_state) == 16, "bs_state size");
+
+#endif

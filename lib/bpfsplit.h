@@ -1,0 +1,131 @@
+/* libbpfsplit: the userspace side of the data path, linked by the agent, the CLI and
+ * the tests. It loads the programs, pins and reuses the maps, attaches entry points
+ * with bpf_links, writes frontends atomically and reads counters back.
+ * Every function returns 0 or -errno; messages for people go through lib/log.h. */
+#ifndef BPFSPLIT_H
+#define BPFSPLIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "bpfsplit/consts.h"
+#include "bpfsplit/maps.h"
+#include "bpfsplit/reasons.h"
+
+struct bs_dp;
+
+struct bs_dp_opts {
+	const char *pin_root; /* NULL: BS_DEFAULT_PIN_ROOT */
+	/* Map sizes used when the maps are created; 0 = default. Ignored when pinned maps
+	 * exist: those are reused with their own sizes. */
+	__u32 max_frontends;
+	__u32 max_backends;
+	__u32 max_conns;
+	__u32 max_splits;
+	__u32 max_tables;
+};
+
+/* Load the programs and create (or reuse) the pinned maps. */
+int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **dp);
+/* Open the pinned maps only (no program load): inspection and writes, agent down or up. */
+int bs_dp_open_pinned(const char *pin_root, struct bs_dp **dp);
+void bs_dp_close(struct bs_dp *dp);
+const char *bs_dp_pin_root(const struct bs_dp *dp);
+/* Detach every pinned link and remove every pin under pin_root (the data path stops). */
+int bs_dp_unpin_all(const char *pin_root);
+
+/* ---- Attaching ---- */
+enum bs_entry {
+	BS_ENTRY_XDP = 0,        /* XDP ingress: packets from a wire (full checksums) */
+	BS_ENTRY_TC_INGRESS = 1, /* tc ingress: packets from local sockets / pods over veth */
+	BS_ENTRY_TC_EGRESS = 2,  /* tc egress: reverse NAT of replies */
+};
+enum bs_xdp_mode { BS_XDP_AUTO = 0, BS_XDP_NATIVE = 1, BS_XDP_GENERIC = 2 };
+
+const char *bs_entry_name(enum bs_entry entry);
+int bs_entry_parse(const char *s, enum bs_entry *entry);
+
+/* Attach an entry point (needs a handle from bs_dp_open) and pin its link, so that it
+ * stays when this process exits. how receives e.g. "xdp native" or "tcx ingress". */
+int bs_dp_attach(struct bs_dp *dp, const char *ifname, enum bs_entry entry, enum bs_xdp_mode mode, char *how,
+		 size_t how_len);
+/* Detach and unpin; -ENOENT when nothing of ours is attached there. */
+int bs_dp_detach(const char *pin_root, const char *ifname, enum bs_entry entry);
+
+struct bs_link_info {
+	char ifname[32];
+	enum bs_entry entry;
+	char mode[16]; /* "native", "generic", "tcx" */
+	__u32 prog_id;
+};
+/* Call fn for each pinned link; stops at the first non-zero return and returns it. */
+int bs_dp_for_each_link(const char *pin_root, int (*fn)(const struct bs_link_info *, void *), void *ctx);
+
+/* ---- Settings ---- */
+int bs_dp_get_settings(struct bs_dp *dp, struct bs_settings *out);
+int bs_dp_set_settings(struct bs_dp *dp, const struct bs_settings *in);
+
+/* ---- Frontends ---- */
+struct bs_backend_spec {
+	__be32 addr[4]; /* network order; IPv4 in addr[0] */
+	__be16 port;    /* network order */
+	__u8 family;    /* BS_AF_* */
+	__u8 state;     /* BS_BACKEND_READY or BS_BACKEND_DRAINING */
+};
+
+struct bs_group_spec {
+	char name[BS_GROUP_NAME_LEN];
+	__u32 weight; /* 0..BS_MAX_WEIGHT */
+	__u32 n_backends;
+	struct bs_backend_spec *backends; /* owned by the caller (or by bs_frontend_spec_free) */
+};
+
+struct bs_frontend_spec {
+	struct bs_frontend_key key;
+	__u8 affinity; /* BS_AFFINITY_* */
+	__u32 n_groups;
+	struct bs_group_spec groups[BS_MAX_GROUPS];
+};
+
+/* Make the data path serve spec: new tables aside, one write to switch, old freed after a
+ * grace period. A no-op when nothing changed. On error nothing changes, and err says
+ * what was wrong with spec, naming the frontend. */
+int bs_dp_apply(struct bs_dp *dp, const struct bs_frontend_spec *spec, char *err, size_t err_len);
+/* Stop serving a frontend (existing connections keep their records). -ENOENT if unknown. */
+int bs_dp_remove(struct bs_dp *dp, const struct bs_frontend_key *key);
+/* Read a frontend's spec back from the pins (backends arrays allocated: free with
+ * bs_frontend_spec_free). -ENOENT if unknown. */
+int bs_dp_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_frontend_spec *out);
+void bs_frontend_spec_free(struct bs_frontend_spec *spec);
+/* Call fn for each frontend key and value. */
+int bs_dp_for_each_frontend(struct bs_dp *dp,
+			    int (*fn)(const struct bs_frontend_key *, const struct bs_frontend *, void *), void *ctx);
+/* Free what was retired by earlier writes once its grace period is over; with wait,
+ * first sleep out the grace period. Returns how many entries were freed. */
+int bs_dp_flush_retired(struct bs_dp *dp, bool wait);
+
+/* ---- Counters and records ---- */
+int bs_dp_frontend_counters(struct bs_dp *dp, __u32 frontend_id, struct bs_counters *out);
+int bs_dp_backend_counters(struct bs_dp *dp, __u32 backend_id, struct bs_counters *out);
+int bs_dp_reason_counters(struct bs_dp *dp, __u64 out[BS_R_MAX]);
+int bs_dp_backend(struct bs_dp *dp, __u32 backend_id, struct bs_backend *out);
+/* Call fn for each connection record. */
+int bs_dp_for_each_conn(struct bs_dp *dp, int (*fn)(const struct bs_flow_key *, const struct bs_conn *, void *),
+			void *ctx);
+/* Delete records closed (FIN/RST) longer than linger ago, and their reverse entries.
+ * Returns how many were deleted. */
+int bs_dp_gc_conns(struct bs_dp *dp);
+
+/* ---- Names and addresses ---- */
+const char *bs_reason_name(__u32 reason);
+/* "10.96.0.10:80/tcp", "[fd00::a]:80/udp" <-> key. */
+int bs_frontend_key_parse(const char *s, struct bs_frontend_key *key);
+void bs_frontend_key_format(const struct bs_frontend_key *key, char *buf, size_t len);
+/* "10.0.0.1:8080", "[fd00::1]:8080" <-> address, port (network order), family. */
+int bs_endpoint_parse(const char *s, __be32 addr[4], __be16 *port, __u8 *family);
+void bs_endpoint_format(const __be32 addr[4], __be16 port, __u8 family, char *buf, size_t len);
+
+/* Map fd by name ("bs_conns"...), for tests and tools; -ENOENT if unknown. */
+int bs_dp_map_fd(struct bs_dp *dp, const char *name);
+
+#endif
