@@ -125,6 +125,9 @@ void bs_frontend_key_format(const struct bs_frontend_key *key, char *buf, size_t
 int bs_endpoint_parse(const char *s, __be32 addr[4], __be16 *port, __u8 *family);
 void bs_endpoint_format(const __be32 addr[4], __be16 port, __u8 family, char *buf, size_t len);
 
+/* Program fd of an entry point (handles from bs_dp_open only), for BPF_PROG_TEST_RUN. */
+int bs_dp_prog_fd(struct bs_dp *dp, enum bs_entry entry);
+
 /* Map fd by name ("bs_conns"...), for tests and tools; -ENOENT if unknown. */
 int bs_dp_map_fd(struct bs_dp *dp, const char *name);
 

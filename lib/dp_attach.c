@@ -74,6 +74,21 @@ static int create_link(int prog_fd, int ifindex, int attach_type, __u32 flags)
 	return -EBUSY;
 }
 
+int bs_dp_prog_fd(struct bs_dp *dp, enum bs_entry entry)
+{
+	if (!dp->skel)
+		return -EOPNOTSUPP;
+	switch (entry) {
+	case BS_ENTRY_XDP:
+		return bpf_program__fd(dp->skel->progs.bs_xdp_ingress);
+	case BS_ENTRY_TC_INGRESS:
+		return bpf_program__fd(dp->skel->progs.bs_tc_ingress);
+	case BS_ENTRY_TC_EGRESS:
+		return bpf_program__fd(dp->skel->progs.bs_tc_egress);
+	}
+	return -EINVAL;
+}
+
 int bs_dp_attach(struct bs_dp *dp, const char *ifname, enum bs_entry entry, enum bs_xdp_mode mode, char *how,
 		 size_t how_len)
 {
