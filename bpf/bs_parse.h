@@ -124,6 +124,9 @@ static __always_inline int bs_parse(void *data, void *data_end, struct bs_pkt *p
 		doff = tcp->doff * 4;
 		if (doff < sizeof(*tcp) || p->l4_len < doff)
 			return BS_R_PASS_TRUNCATED;
+		/* Options included: a frame cut inside them is truncated too. */
+		if (data + off + doff > data_end)
+			return BS_R_PASS_TRUNCATED;
 		p->flow.sport = tcp->source;
 		p->flow.dport = tcp->dest;
 		p->seq = bpf_ntohl(tcp->seq);
