@@ -11,7 +11,7 @@ BPFTOOL ?= bpftool
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror
-CPPFLAGS += -Iinclude -Ilib -I$(BUILD) -D_GNU_SOURCE
+CPPFLAGS += -Iinclude -Ilib -Iagent -I$(BUILD) -D_GNU_SOURCE
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
 	$(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -Wall -Werror
 LDLIBS_DP := -lbpf -lelf -lz
@@ -33,14 +33,22 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 LIB := $(BUILD)/libbpfsplit.a
 
+AGENT_LIB_SRCS := $(wildcard agent/k8s/*.c)
+AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
+AGENT_LIB := $(BUILD)/libbpfsplit-agent.a
+LDLIBS_AGENT := -lcurl -lcjson -lyaml
+
 CLI_SRCS := $(wildcard tools/*.c)
 CLI := $(BUILD)/bpfsplit
 
 TEST_C_SRCS := $(wildcard tests/unit/test_*.c) $(wildcard tests/bpf/test_*.c)
 TEST_C_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_C_SRCS))
 
+# Object files of test binaries are kept, so that relinking is cheap.
+.SECONDARY:
+
 .PHONY: all help test demo demo-clean bench clean install deps
-all: $(BPF_OBJS) $(SKEL) $(LIB) $(CLI) $(TEST_C_BINS)
+all: $(BPF_OBJS) $(SKEL) $(LIB) $(AGENT_LIB) $(CLI) $(TEST_C_BINS)
 
 help:
 	@echo "make            build BPF objects, skeletons, library, CLI and test binaries into $(BUILD)/"
@@ -63,7 +71,7 @@ $(SKEL): $(BUILD)/bpf/bpfsplit.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name bpfsplit_bpf > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/%.o: %.c $(SKEL) $(wildcard include/bpfsplit/*.h lib/*.h)
+$(BUILD)/%.o: %.c $(SKEL) $(wildcard include/bpfsplit/*.h lib/*.h agent/k8s/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
@@ -72,16 +80,20 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(AGENT_LIB): $(AGENT_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(CLI): $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_DP) -lcjson
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(AGENT_LIB) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_DP) -lcmocka -lpthread
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT) $(LDLIBS_DP) -lcmocka -lpthread
 
 test: deps all
-	$(Q)tests/run-all.sh $(BUILD)
+	$(Q)tests/run_all.py $(BUILD)
 
 demo: deps all
 	$(Q)scripts/demo.sh $(BUILD)

@@ -34,7 +34,7 @@ struct bs_be_entry {
 	struct bs_backend be;  /* as in bs_backends; be.family != 0 */
 	__u32 id;
 	__u32 refs;            /* member entries naming it, over all frontends */
-	bool dying;            /* retired: the id is freed at the next flush */
+	bool dying;            /* retired: freed at the next flush unless named again before */
 	UT_hash_handle hh;     /* by be.addr/port/family (first 20 bytes... see be_key) */
 };
 

@@ -176,7 +176,6 @@ int bs_dp_sync(struct bs_dp *dp)
 	for (__u32 id = 1; id < dp->max_backends; id++)
 		if (dp->be_by_id[id] && !dp->be_by_id[id]->refs && !dp->be_by_id[id]->dying) {
 			dp->be_by_id[id]->dying = true;
-			HASH_DEL(dp->be_by_addr, dp->be_by_id[id]);
 			bs_retire(dp, BS_MAP_BACKENDS, id);
 		}
 	dp->seen_gen = st.write_gen;

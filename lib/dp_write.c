@@ -29,13 +29,16 @@ void bs_retire(struct bs_dp *dp, enum bs_map_idx map, __u32 id)
 static void free_retired(struct bs_dp *dp, struct bs_retired *r)
 {
 	if (r->map == BS_MAP_BACKENDS) {
+		struct bs_be_entry *e = r->id < dp->max_backends ? dp->be_by_id[r->id] : NULL;
 		struct bs_backend none = {};
 
+		/* Named again since it was retired: it lives on. */
+		if (!e || !e->dying)
+			return;
 		bpf_map_update_elem(dp->fd[BS_MAP_BACKENDS], &r->id, &none, BPF_ANY);
-		if (r->id < dp->max_backends && dp->be_by_id[r->id] && dp->be_by_id[r->id]->dying) {
-			free(dp->be_by_id[r->id]);
-			dp->be_by_id[r->id] = NULL;
-		}
+		HASH_DEL(dp->be_by_addr, e);
+		free(e);
+		dp->be_by_id[r->id] = NULL;
 	} else {
 		bpf_map_delete_elem(dp->fd[r->map], &r->id);
 	}
@@ -162,6 +165,7 @@ static int backend_get(struct bs_dp *dp, const struct bs_backend_spec *b, struct
 	want.family = b->family;
 	HASH_FIND(hh, dp->be_by_addr, &want, offsetof(struct bs_backend, state), e);
 	if (e) {
+		e->dying = false; /* a retired backend named again keeps its id and counters */
 		*out = e;
 		return 0;
 	}
@@ -312,7 +316,6 @@ static void member_refs(struct bs_dp *dp, const struct bs_member_rec *m, __u32 n
 		e->refs += delta;
 		if (!e->refs && !e->dying) {
 			e->dying = true;
-			HASH_DEL(dp->be_by_addr, e);
 			bs_retire(dp, BS_MAP_BACKENDS, e->id);
 		}
 	}
@@ -483,7 +486,6 @@ fail:
 
 		if (e && !e->refs && !e->dying) {
 			e->dying = true;
-			HASH_DEL(dp->be_by_addr, e);
 			bs_retire(dp, BS_MAP_BACKENDS, id);
 		}
 	}

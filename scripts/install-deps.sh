@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install the Debian packages that building, testing, the demo and the benchmarks need.
+# Idempotent and quick when everything is present: apt runs only for what is missing.
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+	libcurl4-openssl-dev libcjson-dev libyaml-dev uthash-dev libmicrohttpd-dev libcmocka-dev
+	# lab, tests, demo
+	iproute2 ethtool openssl python3 python3-yaml jq curl procps
+	# benchmark peers
+	nftables iptables haproxy wrk
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+		exit 1
+	fi
+	echo "install-deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The BPF filesystem, where the maps are pinned.
+if [ "$(id -u)" -eq 0 ] && ! mount | grep -q ' /sys/fs/bpf type bpf'; then
+	mount -t bpf bpf /sys/fs/bpf
+fi
