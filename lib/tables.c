@@ -51,12 +51,14 @@ static int member_cmp(const void *a, const void *b)
 static void member_hashes(const struct bs_maglev_member *m, __u32 *offset, __u32 *skip)
 {
 	struct bs_flow_key k = {};
+	__u32 w[BS_HASH_WORDS];
 
 	memcpy(k.saddr, m->addr, sizeof(k.saddr));
 	k.sport = m->port;
 	k.family = m->family;
-	*offset = bs_hash_words((const __u32 *)&k, 0x6d61676c, 0x65763031) % BS_MAGLEV_SIZE;
-	*skip = bs_hash_words((const __u32 *)&k, 0x736b6970, 0x30313233) % (BS_MAGLEV_SIZE - 1) + 1;
+	memcpy(w, &k, sizeof(w)); /* never read a struct through a __u32 cast: strict aliasing */
+	*offset = bs_hash_words(w, 0x6d61676c, 0x65763031) % BS_MAGLEV_SIZE;
+	*skip = bs_hash_words(w, 0x736b6970, 0x30313233) % (BS_MAGLEV_SIZE - 1) + 1;
 }
 
 int bs_maglev_build(struct bs_maglev_member *members, __u32 n, struct bs_maglev_table *table)

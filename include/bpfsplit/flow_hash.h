@@ -44,21 +44,22 @@ static inline __u32 bs_hash_words(const __u32 *w, __u32 k0, __u32 k1)
 	return v1 ^ v3;
 }
 
-/* The hash that picks the group: of the 5-tuple, or of the client address only. */
+/* The hash that picks the group: of the 5-tuple, or of the client address only.
+ * The key is copied into a word array, never read through a cast: a struct read as
+ * 32-bit words breaks strict aliasing, and gcc then drops field writes. */
 static inline __u32 bs_flow_hash(const struct bs_flow_key *flow, __u8 affinity, const __u32 key[4])
 {
 	struct bs_flow_key k = {};
+	__u32 w[BS_HASH_WORDS];
 
 	if (affinity == BS_AFFINITY_CLIENT) {
-		k.saddr[0] = flow->saddr[0];
-		k.saddr[1] = flow->saddr[1];
-		k.saddr[2] = flow->saddr[2];
-		k.saddr[3] = flow->saddr[3];
+		__builtin_memcpy(k.saddr, flow->saddr, sizeof(k.saddr));
 		k.family = flow->family;
 	} else {
-		k = *flow;
+		__builtin_memcpy(&k, flow, sizeof(k));
 	}
-	return bs_hash_words((const __u32 *)&k, key[0], key[1]);
+	__builtin_memcpy(w, &k, sizeof(w));
+	return bs_hash_words(w, key[0], key[1]);
 }
 
 /* Position in a group's Maglev table, derived from the group hash (murmur3 finaliser,

@@ -1,0 +1,90 @@
+"""Shared set-up of the end-to-end tests: a lab (tests/lab) with bpfsplit's data path
+loaded into a private pin root and attached in the node namespace, and helpers to
+write frontends through the `bpfsplit` CLI and read its JSON back."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+
+from lab import Lab  # noqa: E402
+
+BUILD = os.environ.get("BPFSPLIT_BUILD", os.path.join(ROOT, "build"))
+CLI = os.path.join(BUILD, "bpfsplit")
+XDP_PASS_OBJ = os.path.join(BUILD, "bpf", "xdp_pass.bpf.o")
+
+FRONTEND4 = "10.96.0.10:80/tcp"
+FRONTEND6 = "[fd00:96::10]:80/tcp"
+
+
+def binomial_bound(n, p, sigmas=3.0):
+    """(low, high) counts within `sigmas` binomial standard deviations of n*p."""
+    sd = math.sqrt(n * p * (1 - p))
+    return n * p - sigmas * sd, n * p + sigmas * sd
+
+
+class DataPath:
+    """bpfsplit loaded into its own pin root and attached to a lab's node."""
+
+    def __init__(self, lab, entry, pin_root=None, max_conns=65536):
+        self.lab = lab
+        self.entry = entry  # "xdp" or "tc-ingress"
+        self.pin_root = pin_root or f"/sys/fs/bpf/bs-e2e-{uuid.uuid4().hex[:8]}"
+        self.attached = []
+        self.cli("dataplane", "load", "--max-conns", str(max_conns))
+
+    def cli(self, *args, netns=None, input=None, check=True, json_out=False):
+        argv = [CLI, "--pin-root", self.pin_root] + (["-j"] if json_out else []) + list(args)
+        # nsenter keeps the mount namespace (and so bpffs); `ip netns exec` would hide it.
+        if netns:
+            argv = ["nsenter", f"--net=/run/netns/{netns}"] + argv
+        proc = subprocess.run(argv, input=input, text=True, capture_output=True, timeout=60)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
+        if json_out:
+            return json.loads(proc.stdout) if proc.stdout.strip() else None
+        return proc
+
+    def attach(self, ifname, entry):
+        out = self.cli("dataplane", "attach", ifname, "--entry", entry, netns=self.lab.node_ns)
+        self.attached.append((ifname, entry))
+        return out.stdout.strip()
+
+    def attach_node(self):
+        """Ingress entry point and reverse NAT on the node's client-facing veth."""
+        how = self.attach(self.lab.node_client_if, self.entry)
+        self.attach(self.lab.node_client_if, "tc-egress")
+        if self.entry == "xdp":
+            # XDP_TX (the RST refusing a SYN) is delivered by a veth only when its peer
+            # runs an XDP program (LAB-NOTES); a wire needs nothing of the kind.
+            self.lab.ns_exec(self.lab.client_ns, ["ip", "link", "set", "dev", self.lab.client_if,
+                                                  "xdpgeneric", "obj", XDP_PASS_OBJ, "sec", "xdp"])
+        return how
+
+    def apply(self, frontend, groups, affinity="connection"):
+        doc = {"frontend": frontend, "affinity": affinity, "groups": groups}
+        self.cli("frontend", "apply", "-", input=json.dumps(doc))
+
+    def split(self, w_stable, w_canary, family=4, affinity="connection", draining=()):
+        """The lab's greens as group "stable", its oranges as "canary"."""
+        def members(backends):
+            out = []
+            for b in backends:
+                addr = f"{b.ipv4}:{b.port}" if family == 4 else f"[{b.ipv6}]:{b.port}"
+                out.append({"address": addr, "state": "draining" if b.name in draining else "ready"})
+            return out
+        self.apply(FRONTEND4 if family == 4 else FRONTEND6, [
+            {"name": "stable", "weight": w_stable, "backends": members(self.lab.green)},
+            {"name": "canary", "weight": w_canary, "backends": members(self.lab.orange)},
+        ], affinity)
+
+    def reasons(self):
+        return self.cli("stats", json_out=True)["reasons"]
+
+    def close(self):
+        subprocess.run([CLI, "--pin-root", self.pin_root, "dataplane", "unload"], capture_output=True, timeout=60)

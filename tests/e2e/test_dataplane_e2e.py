@@ -1,0 +1,164 @@
+"""End to end: real HTTP from the client namespace through bpfsplit's programs on the
+node to green (stable) and orange (canary) backends. Run once with the XDP entry point
+(client transmit checksums offloaded off, as from a wire) and once with the tc entry
+point (default offloads: CHECKSUM_PARTIAL seeds). The node's backend-side veths always
+compute checksums in software, so a wrong checksum shows in TcpInCsumErrors."""
+
+import json
+import os
+import subprocess
+import unittest
+
+from harness import DataPath, Lab, binomial_bound
+
+N_FRESH = int(os.environ.get("BPFSPLIT_E2E_FRESH", "2000"))
+
+
+class _DataPathE2E:
+    entry = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lab = Lab(n_green=3, n_orange=1, ipv6=True, tx_off_client=(cls.entry == "xdp"))
+        cls.lab.up()
+        try:
+            cls.lab.start_backends()
+            cls.dp = DataPath(cls.lab, cls.entry)
+            cls.how = cls.dp.attach_node()
+        except BaseException:
+            cls.lab.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.dp.close()
+        finally:
+            cls.lab.close()
+
+    def setUp(self):
+        self.csum_before = self.lab.csum_errors()
+
+    def tearDown(self):
+        after = self.lab.csum_errors()
+        for ns, counters in after.items():
+            for name, value in counters.items():
+                self.assertEqual(value, self.csum_before[ns].get(name, 0),
+                                 f"{name} moved in {ns}: a rewritten checksum is wrong")
+
+    def assert_share(self, result, n, weight_canary, total=100):
+        self.assertEqual(result["errors"], 0, result.get("error_samples"))
+        orange = result["counts"].get("orange", 0)
+        low, high = binomial_bound(n, weight_canary / total)
+        self.assertTrue(low <= orange <= high,
+                        f"canary got {orange}/{n}, expected {weight_canary}% within 3 sd ({low:.0f}..{high:.0f})")
+
+    def test_attach_reports_entry_point(self):
+        self.assertIn("xdp" if self.entry == "xdp" else "tc", self.how)
+
+    def test_split_70_30_ipv4(self):
+        self.dp.split(70, 30)
+        r = self.lab.fresh(self.lab.url(4), n=N_FRESH, concurrency=8)
+        self.assert_share(r, N_FRESH, 30)
+        self.assertEqual(set(r["counts"]), {"green", "orange"})
+
+    def test_split_ipv6(self):
+        self.dp.split(50, 50, family=6)
+        r = self.lab.fresh(self.lab.url(6), n=1000, concurrency=8)
+        self.assert_share(r, 1000, 50)
+
+    def test_client_affinity_keeps_each_client_on_one_colour(self):
+        addrs = self.lab.client_addresses or self.lab.add_client_addresses(12)
+        self.dp.split(50, 50, affinity="client")
+        r = self.lab.fresh(self.lab.url(4), n=12 * 20, local_addr=addrs[:12])
+        self.assertEqual(r["errors"], 0, r.get("error_samples"))
+        colours = set()
+        for addr, backends in r["by_source"].items():
+            self.assertEqual(len(backends), 1, f"client {addr} reached {backends}")
+            colours.add(next(iter(backends))[0])
+        self.assertEqual(colours, {"g", "o"}, "12 clients at 50/50 should see both colours")
+
+    def test_open_connections_keep_their_backend_while_weights_change(self):
+        self.dp.split(70, 30)
+        with self.lab.hold(self.lab.url(4), n=16, requests=25) as held:
+            for w in (30, 60, 100, 0):
+                self.dp.split(100 - w, w)
+                r = held.round()
+                self.assertEqual(r["errors"], 0, r)
+                self.assertEqual(r["alive"], 16)
+                fresh = self.lab.fresh(self.lab.url(4), n=400, concurrency=8)
+                if w in (0, 100):
+                    self.assertEqual(fresh["counts"], {"orange" if w else "green": 400})
+                else:
+                    self.assert_share(fresh, 400, w)
+            for c in r["connections"]:
+                self.assertEqual(c["requests"], 100)
+                self.assertEqual(len(c["backends"]), 1, f"connection {c['local_port']} moved: {c['backends']}")
+
+    def test_reused_source_ports_follow_new_weights(self):
+        self.dp.split(100, 0)
+        ports = [41001, 41002, 41003, 41004]
+        r = self.lab.fresh(self.lab.url(4), n=40, concurrency=4, source_ports=ports)
+        self.assertEqual(r["counts"], {"green": 40})
+        self.dp.split(0, 100)
+        r = self.lab.fresh(self.lab.url(4), n=200, concurrency=4, source_ports=ports)
+        self.assertEqual(r["counts"], {"orange": 200}, r)
+
+    def test_draining_backend_finishes_old_connections_gets_no_new(self):
+        self.dp.split(100, 0)
+        with self.lab.hold(self.lab.url(4), n=12, requests=5) as held:
+            first = held.round()
+            on_g1 = [c for c in first["connections"] if "g1" in c["backends"]]
+            self.assertTrue(on_g1, "no held connection reached g1")
+            self.dp.split(100, 0, draining={"g1"})
+            fresh = self.lab.fresh(self.lab.url(4), n=300)
+            self.assertEqual(fresh["errors"], 0)
+            self.assertNotIn("g1", fresh["backends"])
+            second = held.round()
+            self.assertEqual(second["errors"], 0, second)
+            self.assertEqual(second["alive"], 12)
+            for c in second["connections"]:
+                self.assertEqual(len(c["backends"]), 1)
+
+    def test_no_weight_is_refused_at_once(self):
+        self.dp.split(0, 0)
+        before = self.dp.reasons()
+        r = self.lab.fresh(self.lab.url(4), n=20, concurrency=2, timeout=3)
+        self.assertEqual(r["errors"], 20)
+        self.assertTrue(all("refused" in s.lower() or "reset" in s.lower() for s in r["error_samples"]),
+                        r["error_samples"])
+        after = self.dp.reasons()
+        self.assertGreaterEqual(after["reject_zero_weight"] - before["reject_zero_weight"], 20)
+
+
+    def test_bpftool_prints_named_fields(self):
+        self.dp.split(70, 30)
+        self.lab.fresh(self.lab.url(4), n=20)
+        expected = {
+            "bs_conns": ({"saddr", "daddr", "sport", "dport", "family", "proto"},
+                         {"backend_addr", "backend_port", "backend_id", "frontend_id", "syn_seq", "flags"}),
+            "bs_frontends": ({"addr", "port", "family", "proto"}, {"id", "split_id"}),
+            "bs_splits": (None, {"n_groups", "affinity", "thresholds", "tables"}),
+            "bs_groups": ({"frontend_id", "group"}, {"weight", "table_id", "name"}),
+        }
+        for name, (key_fields, value_fields) in expected.items():
+            out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", f"{self.dp.pin_root}/{name}"],
+                                 capture_output=True, text=True, check=True).stdout
+            entries = json.loads(out)
+            self.assertTrue(entries, f"{name} is empty")
+            entry = entries[0]["formatted"]
+            if key_fields:
+                self.assertEqual(set(entry["key"]) & key_fields, key_fields, name)
+            self.assertEqual(set(entry["value"]) & value_fields, value_fields, name)
+
+
+class XdpEntryE2E(_DataPathE2E, unittest.TestCase):
+    entry = "xdp"
+
+
+class TcEntryE2E(_DataPathE2E, unittest.TestCase):
+    entry = "tc-ingress"
+
+
+if __name__ == "__main__":
+    unittest.main()
