@@ -63,7 +63,7 @@ class DataPath:
             # XDP_TX (the RST refusing a SYN) is delivered by a veth only when its peer
             # runs an XDP program (LAB-NOTES); a wire needs nothing of the kind.
             self.lab.ns_exec(self.lab.client_ns, ["ip", "link", "set", "dev", self.lab.client_if,
-                                                  "xdpgeneric", "obj", XDP_PASS_OBJ, "sec", "xdp"])
+                                                  "xdp", "obj", XDP_PASS_OBJ, "sec", "xdp"])
         return how
 
     def apply(self, frontend, groups, affinity="connection"):

@@ -80,20 +80,26 @@ class _DataPathE2E:
 
     def test_open_connections_keep_their_backend_while_weights_change(self):
         self.dp.split(70, 30)
+        seen = {}  # connection id -> backends it answered from, over all rounds
+        requests = {}
         with self.lab.hold(self.lab.url(4), n=16, requests=25) as held:
             for w in (30, 60, 100, 0):
                 self.dp.split(100 - w, w)
                 r = held.round()
                 self.assertEqual(r["errors"], 0, r)
                 self.assertEqual(r["alive"], 16)
+                for c in r["connections"]:
+                    seen.setdefault(c["id"], set()).update(c["backends"])
+                    requests[c["id"]] = requests.get(c["id"], 0) + c["requests"]
                 fresh = self.lab.fresh(self.lab.url(4), n=400, concurrency=8)
                 if w in (0, 100):
                     self.assertEqual(fresh["counts"], {"orange" if w else "green": 400})
                 else:
                     self.assert_share(fresh, 400, w)
-            for c in r["connections"]:
-                self.assertEqual(c["requests"], 100)
-                self.assertEqual(len(c["backends"]), 1, f"connection {c['local_port']} moved: {c['backends']}")
+        self.assertEqual(len(seen), 16)
+        for cid, backends in seen.items():
+            self.assertEqual(requests[cid], 100)
+            self.assertEqual(len(backends), 1, f"connection {cid} moved: {backends}")
 
     def test_reused_source_ports_follow_new_weights(self):
         self.dp.split(100, 0)
@@ -117,8 +123,9 @@ class _DataPathE2E:
             second = held.round()
             self.assertEqual(second["errors"], 0, second)
             self.assertEqual(second["alive"], 12)
+            before = {c["id"]: set(c["backends"]) for c in first["connections"]}
             for c in second["connections"]:
-                self.assertEqual(len(c["backends"]), 1)
+                self.assertEqual(set(c["backends"]), before[c["id"]], "a held connection changed backend")
 
     def test_no_weight_is_refused_at_once(self):
         self.dp.split(0, 0)
@@ -130,6 +137,31 @@ class _DataPathE2E:
         after = self.dp.reasons()
         self.assertGreaterEqual(after["reject_zero_weight"] - before["reject_zero_weight"], 20)
 
+
+    def test_rp_filter_strict_and_loose(self):
+        self.dp.split(70, 30)
+        try:
+            for mode in (1, 2):
+                self.lab.set_rp_filter(mode)
+                r = self.lab.fresh(self.lab.url(4), n=300)
+                self.assert_share(r, 300, 30)
+        finally:
+            self.lab.set_rp_filter(0)
+
+    def test_conntrack_invalid_drop_rule_does_no_harm(self):
+        """kube-proxy drops ct state invalid in forward: with DNAT before the stack
+        (XDP_PASS or tc ingress) conntrack sees the rewritten connection both ways."""
+        rules = ("table inet bstest { chain forward_filter { type filter hook forward priority 0; "
+                 "ct state invalid counter drop; }; }")
+        self.lab.ns_exec(self.lab.node_ns, ["nft", "-f", "-"], input=rules)
+        try:
+            self.dp.split(70, 30)
+            r = self.lab.fresh(self.lab.url(4), n=300)
+            self.assert_share(r, 300, 30)
+            listing = self.lab.ns_exec(self.lab.node_ns, ["nft", "list", "table", "inet", "bstest"])
+            self.assertIn("counter packets 0 bytes 0", listing)
+        finally:
+            self.lab.ns_exec(self.lab.node_ns, ["nft", "delete", "table", "inet", "bstest"], check=False)
 
     def test_bpftool_prints_named_fields(self):
         self.dp.split(70, 30)

@@ -1,0 +1,244 @@
+/* Building the CLI's view of frontends. bs_dp_read gives the spec; the ids it does not
+ * give are read from the control-plane metadata maps (bs_frontends, bs_groups,
+ * bs_members) through bs_dp_map_fd. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "view.h"
+
+struct members {
+	struct bs_member_key *keys;
+	size_t n;
+};
+
+/* Every bs_members key (frontend id, backend id, group). */
+static int members_load(struct bs_dp *dp, struct members *m)
+{
+	int fd = bs_dp_map_fd(dp, "bs_members");
+	struct bs_member_key key, next, *prev = NULL;
+	size_t cap = 0;
+
+	m->keys = NULL;
+	m->n = 0;
+	if (fd < 0)
+		return fd;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (m->n == cap) {
+			size_t ncap = cap ? 2 * cap : 64;
+			void *grown = realloc(m->keys, ncap * sizeof(*m->keys));
+
+			if (!grown) {
+				free(m->keys);
+				m->keys = NULL;
+				return -ENOMEM;
+			}
+			m->keys = grown;
+			cap = ncap;
+		}
+		key = next;
+		prev = &key;
+		m->keys[m->n++] = key;
+	}
+	return 0;
+}
+
+/* The id of the backend at b in group g of frontend fe_id, from the member keys. */
+static __u32 backend_id_of(struct bs_dp *dp, const struct members *m, __u32 fe_id, __u32 g,
+			   const struct bs_backend_spec *b)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		struct bs_backend be;
+
+		if (m->keys[i].frontend_id != fe_id || m->keys[i].group != g)
+			continue;
+		if (bs_dp_backend(dp, m->keys[i].backend_id, &be))
+			continue;
+		if (be.family == b->family && be.port == b->port && !memcmp(be.addr, b->addr, sizeof(be.addr)))
+			return m->keys[i].backend_id;
+	}
+	return BS_ID_NONE;
+}
+
+static int build(struct bs_dp *dp, const struct members *m, const struct bs_frontend_key *key,
+		 struct view_frontend *v)
+{
+	struct bs_frontend_spec spec;
+	int fe_fd = bs_dp_map_fd(dp, "bs_frontends"), groups_fd = bs_dp_map_fd(dp, "bs_groups");
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	err = bs_dp_read(dp, key, &spec);
+	if (err)
+		return err;
+	v->key = *key;
+	bs_frontend_key_format(key, v->name, sizeof(v->name));
+	if (fe_fd >= 0 && bpf_map_lookup_elem(fe_fd, key, &v->fe)) {
+		err = errno == ENOENT ? -ENOENT : -errno;
+		goto out;
+	}
+	v->affinity = spec.affinity;
+	bs_dp_frontend_counters(dp, v->fe.id, &v->counters);
+	v->n_groups = spec.n_groups;
+	for (__u32 g = 0; g < spec.n_groups; g++) {
+		const struct bs_group_spec *gs = &spec.groups[g];
+		struct view_group *vg = &v->groups[g];
+		struct bs_group_key gk = { v->fe.id, g };
+		struct bs_group_info gi;
+
+		memcpy(vg->name, gs->name, sizeof(vg->name));
+		vg->weight = gs->weight;
+		v->weight_sum += gs->weight;
+		if (groups_fd >= 0 && !bpf_map_lookup_elem(groups_fd, &gk, &gi))
+			vg->table_id = gi.table_id;
+		vg->backends = calloc(gs->n_backends ? gs->n_backends : 1, sizeof(*vg->backends));
+		if (!vg->backends) {
+			err = -ENOMEM;
+			goto out;
+		}
+		vg->n_backends = gs->n_backends;
+		for (__u32 i = 0; i < gs->n_backends; i++) {
+			struct view_backend *vb = &vg->backends[i];
+
+			vb->spec = gs->backends[i];
+			vb->id = backend_id_of(dp, m, v->fe.id, g, &vb->spec);
+			if (vb->id)
+				bs_dp_backend_counters(dp, vb->id, &vb->counters);
+			vg->n_ready += vb->spec.state == BS_BACKEND_READY;
+		}
+	}
+out:
+	bs_frontend_spec_free(&spec);
+	if (err)
+		view_frontend_free(v);
+	return err;
+}
+
+int view_frontend_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct view_frontend *v)
+{
+	struct members m;
+	int err = members_load(dp, &m);
+
+	if (!err)
+		err = build(dp, &m, key, v);
+	free(m.keys);
+	return err;
+}
+
+void view_frontend_free(struct view_frontend *v)
+{
+	for (__u32 g = 0; g < BS_MAX_GROUPS; g++) {
+		free(v->groups[g].backends);
+		v->groups[g].backends = NULL;
+	}
+}
+
+struct keys {
+	struct bs_frontend_key *k;
+	size_t n, cap;
+};
+
+static int collect_key(const struct bs_frontend_key *key, const struct bs_frontend *fe, void *ctx)
+{
+	struct keys *ks = ctx;
+
+	if (ks->n == ks->cap) {
+		size_t ncap = ks->cap ? 2 * ks->cap : 16;
+		void *grown = realloc(ks->k, ncap * sizeof(*ks->k));
+
+		if (!grown)
+			return -ENOMEM;
+		ks->k = grown;
+		ks->cap = ncap;
+	}
+	ks->k[ks->n++] = *key;
+	return 0;
+}
+
+int view_key_cmp(const struct bs_frontend_key *a, const struct bs_frontend_key *b)
+{
+	int c;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	c = memcmp(a->addr, b->addr, sizeof(a->addr));
+	if (c)
+		return c;
+	if (a->port != b->port)
+		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
+	return (int)a->proto - (int)b->proto;
+}
+
+static int key_qsort_cmp(const void *a, const void *b)
+{
+	return view_key_cmp(a, b);
+}
+
+int view_frontend_keys(struct bs_dp *dp, struct bs_frontend_key **keys, size_t *n)
+{
+	struct keys ks = {};
+	int err = bs_dp_for_each_frontend(dp, collect_key, &ks);
+
+	if (err) {
+		free(ks.k);
+		return err;
+	}
+	qsort(ks.k, ks.n, sizeof(*ks.k), key_qsort_cmp);
+	*keys = ks.k;
+	*n = ks.n;
+	return 0;
+}
+
+int view_frontends_all(struct bs_dp *dp, struct view_frontend **out, size_t *n)
+{
+	struct keys ks = {};
+	struct members m = {};
+	struct view_frontend *v = NULL;
+	size_t got = 0;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	err = view_frontend_keys(dp, &ks.k, &ks.n);
+	err = err ?: members_load(dp, &m);
+	if (err)
+		goto out;
+	v = calloc(ks.n ? ks.n : 1, sizeof(*v));
+	if (!v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < ks.n; i++) {
+		err = build(dp, &m, &ks.k[i], &v[got]);
+		if (err == -ENOENT) { /* removed since the listing */
+			err = 0;
+			continue;
+		}
+		if (err)
+			goto out;
+		got++;
+	}
+	*out = v;
+	*n = got;
+	v = NULL;
+out:
+	view_frontends_free(v, got);
+	free(ks.k);
+	free(m.keys);
+	return err;
+}
+
+void view_frontends_free(struct view_frontend *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		view_frontend_free(&v[i]);
+	free(v);
+}
+
+double view_share_pct(const struct view_frontend *v, __u32 group)
+{
+	return v->weight_sum ? 100.0 * v->groups[group].weight / v->weight_sum : 0.0;
+}
