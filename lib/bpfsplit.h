@@ -43,6 +43,9 @@ enum bs_entry {
 enum bs_xdp_mode { BS_XDP_AUTO = 0, BS_XDP_NATIVE = 1, BS_XDP_GENERIC = 2 };
 
 const char *bs_entry_name(enum bs_entry entry);
+/* The ingress entry point for an interface: tc for virtual drivers (veth, bridge, tun...)
+ * fed by local sockets or pods, XDP for the rest (a wire). why says which and why. */
+int bs_entry_auto(const char *ifname, enum bs_entry *entry, char *why, size_t why_len);
 int bs_entry_parse(const char *s, enum bs_entry *entry);
 
 /* Attach an entry point (needs a handle from bs_dp_open) and pin its link, so that it

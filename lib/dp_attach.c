@@ -12,6 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "bpfsplit.skel.h"
@@ -41,6 +45,40 @@ int bs_entry_parse(const char *s, enum bs_entry *entry)
 		}
 	}
 	return -EINVAL;
+}
+
+/* Drivers whose packets come from local sockets or pods rather than a wire. */
+static const char *const virtual_drivers[] = { "veth", "tun", "bridge", "dummy", "vxlan", "geneve", "macvlan",
+					       "ipvlan", "wireguard", "openvswitch", "vrf", "netkit", "bond" };
+
+int bs_entry_auto(const char *ifname, enum bs_entry *entry, char *why, size_t why_len)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = {};
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&info;
+	if (ioctl(fd, SIOCETHTOOL, &ifr))
+		err = errno == ENODEV ? -ENODEV : 0; /* no driver info: treat as a wire */
+	close(fd);
+	if (err)
+		return err;
+	for (size_t i = 0; i < sizeof(virtual_drivers) / sizeof(virtual_drivers[0]); i++) {
+		if (!strcmp(info.driver, virtual_drivers[i])) {
+			*entry = BS_ENTRY_TC_INGRESS;
+			snprintf(why, why_len, "driver %s: packets from local sockets or pods may carry checksum seeds "
+				 "that only tc can update exactly", info.driver);
+			return 0;
+		}
+	}
+	*entry = BS_ENTRY_XDP;
+	snprintf(why, why_len, "driver %s: packets from a wire carry full checksums; XDP is the earliest hook",
+		 info.driver[0] ? info.driver : "unknown");
+	return 0;
 }
 
 static void link_path(const char *root, const char *ifname, enum bs_entry entry, char *buf, size_t len)

@@ -632,6 +632,47 @@ static void counters_count(void **state)
 	assert_int_equal(after[BS_R_FWD_NEW] - before[BS_R_FWD_NEW], 10);
 }
 
+static void fin_retires_the_record_after_linger(void **state)
+{
+	struct bs_settings settings, quick;
+	struct pkt_spec s = syn(4, next_port++, 600);
+	struct bs_flow_key k = {};
+	struct bs_conn c;
+	struct result r;
+	int fd = bs_dp_map_fd(dp, "bs_conns");
+
+	split(4, "tcp", 50, 50, BS_AFFINITY_CONNECTION);
+	assert_int_equal(bs_dp_get_settings(dp, &settings), 0);
+	quick = settings;
+	quick.linger_ns = 1000000; /* 1 ms */
+	assert_int_equal(bs_dp_set_settings(dp, &quick), 0);
+
+	run(BS_ENTRY_TC_INGRESS, &s, &r);
+	inet_pton(AF_INET, CLIENT4, k.saddr);
+	inet_pton(AF_INET, FE4, k.daddr);
+	k.sport = htons(s.sport);
+	k.dport = htons(80);
+	k.family = BS_AF_INET;
+	k.proto = 6;
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &c), 0);
+	assert_false(c.flags & BS_CONN_F_CLOSING);
+	/* An open connection survives a sweep. */
+	usleep(2000);
+	bs_dp_gc_conns(dp);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &c), 0);
+
+	s.tcp_flags = 0x11; /* FIN|ACK */
+	s.tcp_opt_len = 0;
+	run(BS_ENTRY_TC_INGRESS, &s, &r);
+	assert_forwarded(BS_ENTRY_TC_INGRESS, &s, &r, false); /* still forwarded while lingering */
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &c), 0);
+	assert_true(c.flags & BS_CONN_F_CLOSING);
+	usleep(2000);
+	assert_true(bs_dp_gc_conns(dp) >= 1);
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &k, &c), 0);
+	assert_int_equal(bs_dp_set_settings(dp, &settings), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +694,7 @@ int main(void)
 		cmocka_unit_test(client_affinity_keeps_one_client_on_one_backend),
 		cmocka_unit_test(tc_seed_checksums_stay_seeds),
 		cmocka_unit_test(counters_count),
+		cmocka_unit_test(fin_retires_the_record_after_linger),
 	};
 
 	return cmocka_run_group_tests_name("bpf_dataplane", tests, setup_all, teardown_all);
