@@ -138,6 +138,20 @@ class _DataPathE2E:
         self.assertGreaterEqual(after["reject_zero_weight"] - before["reject_zero_weight"], 20)
 
 
+    def test_new_process_reuses_pins_without_losing_connections(self):
+        """The attaching process has long exited; a new one loads again (reusing the
+        pinned maps), re-applies and changes weights: held connections never notice."""
+        self.dp.split(70, 30)
+        with self.lab.hold(self.lab.url(4), n=8, requests=10) as held:
+            first = {c["id"]: set(c["backends"]) for c in held.round()["connections"]}
+            self.dp.cli("dataplane", "load")
+            self.dp.split(0, 100)
+            second = held.round()
+            self.assertEqual(second["errors"], 0, second)
+            for c in second["connections"]:
+                self.assertEqual(set(c["backends"]), first[c["id"]])
+        self.assertEqual(self.lab.fresh(self.lab.url(4), n=50)["counts"], {"orange": 50})
+
     def test_rp_filter_strict_and_loose(self):
         self.dp.split(70, 30)
         try:
