@@ -96,7 +96,10 @@ test: deps all
 	$(Q)tests/run_all.py $(BUILD)
 
 demo: deps all
-	$(Q)scripts/demo.sh $(BUILD)
+	$(Q)BPFSPLIT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/demo.py
+
+demo-clean:
+	$(Q)BPFSPLIT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/demo.py clean
 
 bench: deps all
 	$(Q)bench/run.sh $(BUILD)
