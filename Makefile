@@ -11,7 +11,8 @@ BPFTOOL ?= bpftool
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror
-CPPFLAGS += -Iinclude -Ilib -Iagent -I$(BUILD) -D_GNU_SOURCE
+VERSION := 0.1.0$(shell git rev-parse --short HEAD 2>/dev/null | sed "s/^/+g/")
+CPPFLAGS += -Iinclude -Ilib -Iagent -I$(BUILD) -D_GNU_SOURCE -DBPFSPLIT_VERSION='"$(VERSION)"'
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
 	$(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -Wall -Werror
 LDLIBS_DP := -lbpf -lelf -lz
@@ -33,13 +34,14 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 LIB := $(BUILD)/libbpfsplit.a
 
-AGENT_LIB_SRCS := $(wildcard agent/k8s/*.c)
+AGENT_LIB_SRCS := $(wildcard agent/k8s/*.c) $(filter-out agent/main.c,$(wildcard agent/*.c))
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 AGENT_LIB := $(BUILD)/libbpfsplit-agent.a
-LDLIBS_AGENT := -lcurl -lcjson -lyaml
+LDLIBS_AGENT := -lcurl -lcjson -lyaml -lmicrohttpd
 
 CLI_SRCS := $(wildcard tools/*.c)
 CLI := $(BUILD)/bpfsplit
+AGENT := $(BUILD)/bpfsplit-agent
 
 TEST_C_SRCS := $(wildcard tests/unit/test_*.c) $(wildcard tests/bpf/test_*.c)
 TEST_C_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_C_SRCS))
@@ -48,7 +50,7 @@ TEST_C_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_C_SRCS))
 .SECONDARY:
 
 .PHONY: all help test demo demo-clean bench clean install deps
-all: $(BPF_OBJS) $(SKEL) $(LIB) $(AGENT_LIB) $(CLI) $(TEST_C_BINS)
+all: $(BPF_OBJS) $(SKEL) $(LIB) $(AGENT_LIB) $(CLI) $(if $(wildcard agent/main.c),$(AGENT)) $(TEST_C_BINS)
 
 help:
 	@echo "make            build BPF objects, skeletons, library, CLI and test binaries into $(BUILD)/"
@@ -88,6 +90,10 @@ $(CLI): $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_DP) -lcjson
 
+$(AGENT): $(BUILD)/agent/main.o $(AGENT_LIB) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT) $(LDLIBS_DP) -lpthread
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(AGENT_LIB) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT) $(LDLIBS_DP) -lcmocka -lpthread
@@ -108,6 +114,7 @@ PREFIX ?= /usr/local
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	if [ -x $(AGENT) ]; then install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/bin/; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <linux/types.h>
 #include "bpfsplit/consts.h"
 #include "bpfsplit/maps.h"
@@ -58,8 +59,10 @@ int bs_dp_detach(const char *pin_root, const char *ifname, enum bs_entry entry);
 struct bs_link_info {
 	char ifname[32];
 	enum bs_entry entry;
-	char mode[16]; /* "native", "generic", "tcx" */
+	char mode[16];           /* "native", "generic", "tcx"; "xdp" when in another namespace */
 	__u32 prog_id;
+	unsigned long netns_ino; /* network namespace of the interface (inode of its ns file) */
+	char pin[PATH_MAX];      /* the link's pin */
 };
 /* Call fn for each pinned link; stops at the first non-zero return and returns it. */
 int bs_dp_for_each_link(const char *pin_root, int (*fn)(const struct bs_link_info *, void *), void *ctx);

@@ -81,9 +81,18 @@ int bs_entry_auto(const char *ifname, enum bs_entry *entry, char *why, size_t wh
 	return 0;
 }
 
+/* The network namespace we run in, by inode: interface names are per namespace, so a
+ * link's pin names both ("xdp@eth0@4026531840"). */
+static unsigned long current_netns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : (unsigned long)st.st_ino;
+}
+
 static void link_path(const char *root, const char *ifname, enum bs_entry entry, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/links/%s@%s", root, bs_entry_name(entry), ifname);
+	snprintf(buf, len, "%s/links/%s@%s@%lu", root, bs_entry_name(entry), ifname, current_netns());
 }
 
 static const char *xdp_mode_name(int ifindex)
@@ -180,12 +189,10 @@ int bs_dp_attach(struct bs_dp *dp, const char *ifname, enum bs_entry entry, enum
 	return 0;
 }
 
-int bs_dp_detach(const char *pin_root, const char *ifname, enum bs_entry entry)
+static int detach_pin(const char *pin)
 {
-	char pin[PATH_MAX + 64];
 	int fd, err = 0;
 
-	link_path(pin_root ? pin_root : BS_DEFAULT_PIN_ROOT, ifname, entry, pin, sizeof(pin));
 	fd = bpf_obj_get(pin);
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
@@ -198,9 +205,18 @@ int bs_dp_detach(const char *pin_root, const char *ifname, enum bs_entry entry)
 	return err;
 }
 
+int bs_dp_detach(const char *pin_root, const char *ifname, enum bs_entry entry)
+{
+	char pin[PATH_MAX + 64];
+
+	link_path(pin_root ? pin_root : BS_DEFAULT_PIN_ROOT, ifname, entry, pin, sizeof(pin));
+	return detach_pin(pin);
+}
+
 int bs_dp_for_each_link(const char *pin_root, int (*fn)(const struct bs_link_info *, void *), void *ctx)
 {
-	char dir[PATH_MAX + 8], pin[PATH_MAX + 300];
+	char dir[PATH_MAX - 300], name[256];
+	unsigned long here = current_netns();
 	struct dirent *de;
 	DIR *d;
 	int ret = 0;
@@ -213,28 +229,33 @@ int bs_dp_for_each_link(const char *pin_root, int (*fn)(const struct bs_link_inf
 		struct bs_link_info li = {};
 		struct bpf_link_info info = {};
 		__u32 len = sizeof(info);
-		char *at = strchr(de->d_name, '@');
+		char *at1, *at2;
 		int fd;
 
-		if (!at || de->d_name[0] == '.')
+		snprintf(name, sizeof(name), "%s", de->d_name);
+		at1 = strchr(name, '@');
+		at2 = at1 ? strchr(at1 + 1, '@') : NULL;
+		if (!at2)
 			continue;
-		*at = '\0';
-		if (bs_entry_parse(de->d_name, &li.entry))
+		*at1 = *at2 = '\0';
+		if (bs_entry_parse(name, &li.entry))
 			continue;
-		snprintf(li.ifname, sizeof(li.ifname), "%s", at + 1);
-		*at = '@';
-		snprintf(pin, sizeof(pin), "%s/%s", dir, de->d_name);
-		fd = bpf_obj_get(pin);
+		snprintf(li.ifname, sizeof(li.ifname), "%s", at1 + 1);
+		li.netns_ino = strtoul(at2 + 1, NULL, 10);
+		snprintf(li.pin, sizeof(li.pin), "%s/%s", dir, de->d_name);
+		fd = bpf_obj_get(li.pin);
 		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
 			li.prog_id = info.prog_id;
 		if (fd >= 0)
 			close(fd);
-		if (li.entry == BS_ENTRY_XDP) {
+		if (li.entry != BS_ENTRY_XDP) {
+			snprintf(li.mode, sizeof(li.mode), "tcx");
+		} else if (li.netns_ino != here) {
+			snprintf(li.mode, sizeof(li.mode), "xdp"); /* mode is only visible from its namespace */
+		} else {
 			int ifindex = if_nametoindex(li.ifname);
 
 			snprintf(li.mode, sizeof(li.mode), "%s", ifindex ? xdp_mode_name(ifindex) : "gone");
-		} else {
-			snprintf(li.mode, sizeof(li.mode), "tcx");
 		}
 		ret = fn(&li, ctx);
 	}
@@ -244,8 +265,7 @@ int bs_dp_for_each_link(const char *pin_root, int (*fn)(const struct bs_link_inf
 
 static int detach_one(const struct bs_link_info *li, void *ctx)
 {
-	const char *root = ctx;
-	int err = bs_dp_detach(root, li->ifname, li->entry);
+	int err = detach_pin(li->pin);
 
 	if (err && err != -ENOENT)
 		bs_warn("msg=\"cannot detach\" ifname=%s entry=%s err=%s", li->ifname, bs_entry_name(li->entry),
@@ -259,7 +279,7 @@ int bs_dp_unpin_all(const char *pin_root)
 	char path[PATH_MAX + 64];
 	int err;
 
-	err = bs_dp_for_each_link(root, detach_one, (void *)root);
+	err = bs_dp_for_each_link(root, detach_one, NULL);
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "%s/links", root);

@@ -166,6 +166,12 @@ static int backend_get(struct bs_dp *dp, const struct bs_backend_spec *b, struct
 	HASH_FIND(hh, dp->be_by_addr, &want, offsetof(struct bs_backend, state), e);
 	if (e) {
 		e->dying = false; /* a retired backend named again keeps its id and counters */
+		if (e->be.state != b->state) {
+			/* Informational for bpftool readers; the tables decide. Only the state byte
+			 * changes, so a reader sees the address and port whole either way. */
+			e->be.state = b->state;
+			bpf_map_update_elem(dp->fd[BS_MAP_BACKENDS], &e->id, &e->be, BPF_ANY);
+		}
 		*out = e;
 		return 0;
 	}

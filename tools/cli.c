@@ -121,8 +121,10 @@ int cli_dispatch(const char *obj, const struct cli_cmd *table, int argc, char **
 				 c->name);
 		}
 	}
-	if (n == 1)
+	if (n == 1) {
+		argv[0] = (char *)found->name; /* messages name the command in full */
 		return found->fn(argc, argv);
+	}
 	if (n > 1)
 		return cli_usage(obj, "%s%s'%s' is ambiguous: %s", obj ? obj : "", obj ? ": " : "", argv[0], names);
 	return cli_usage(obj, "%s%sunknown %s '%s'", obj ? obj : "", obj ? ": " : "", obj ? "command" : "object",
@@ -141,6 +143,10 @@ int cli_no_options(const char *obj, void (*help)(void), int argc, char **argv)
 			return 0;
 		}
 		return cli_usage(obj, "%s %s: unknown option '%s'", obj, argv[0], argv[optind - 1]);
+	}
+	if (optind == argc - 1 && !strcmp(argv[optind], "help")) {
+		help();
+		return 0;
 	}
 	return optind;
 }

@@ -11,7 +11,7 @@
 #include "spec_json.h"
 #include "view.h"
 
-#define MAX_INPUT (64u << 20) /* bytes of JSON accepted by apply */
+#define MAX_SPEC_INPUT (64u << 20) /* bytes of JSON accepted by apply */
 
 void help_frontend(void)
 {
@@ -37,6 +37,7 @@ void help_frontend(void)
 	       "      \"backends\": [\"10.201.2.2:8080\"]}]}\n"
 	       "Everything is validated before anything is written; --check only validates.\n"
 	       "export prints the same format (for every frontend, or those named).\n"
+	       "show -j prints one object for one FRONTEND, else an array (all when none named).\n"
 	       "\n"
 	       "set-weights changes weights only. A running bpfsplit-agent writes its own desired\n"
 	       "state again at its next reconcile: change the HTTPRoute to make it last.\n"
@@ -72,9 +73,9 @@ static int read_input(const char *path, char **buf, size_t *len)
 			char *grown;
 
 			cap = cap ? 2 * cap : 65536;
-			grown = cap <= MAX_INPUT ? realloc(b, cap + 1) : NULL;
+			grown = cap <= MAX_SPEC_INPUT ? realloc(b, cap + 1) : NULL;
 			if (!grown) {
-				err = cap > MAX_INPUT ? -EFBIG : -ENOMEM;
+				err = cap > MAX_SPEC_INPUT ? -EFBIG : -ENOMEM;
 				cli_fail(err, "file %s", path);
 				goto out;
 			}
@@ -208,7 +209,7 @@ static cJSON *list_json(const struct view_frontend *v)
 		cJSON_AddItemToArray(groups, gj);
 		cJSON_AddStringToObject(gj, "name", v->groups[g].name);
 		cJSON_AddNumberToObject(gj, "weight", v->groups[g].weight);
-		cJSON_AddNumberToObject(gj, "share_pct", view_share_pct(v, g));
+		cJSON_AddNumberToObject(gj, "share_pct", out_pct(view_share_pct(v, g)));
 	}
 	return o;
 }

@@ -173,9 +173,9 @@ static int watch_round(const struct view_frontend *v, size_t n, const struct vie
 
 				cJSON_AddStringToObject(gj, "name", vg->name);
 				cJSON_AddNumberToObject(gj, "weight", vg->weight);
-				cJSON_AddNumberToObject(gj, "share_pct", view_share_pct(&v[f], g));
+				cJSON_AddNumberToObject(gj, "share_pct", out_pct(view_share_pct(&v[f], g)));
 				cJSON_AddNumberToObject(gj, "new_conns_per_s", group_rate[g]);
-				cJSON_AddNumberToObject(gj, "observed_share_pct", got);
+				cJSON_AddNumberToObject(gj, "observed_share_pct", out_pct(got));
 				cJSON_AddNumberToObject(gj, "ready_backends", vg->n_ready);
 				cJSON_AddNumberToObject(gj, "backends", vg->n_backends);
 				cJSON_AddItemToArray(gl, gj);

@@ -36,6 +36,11 @@ cJSON *out_json_counters(const struct bs_counters *c, bool with_rejected)
 	return o;
 }
 
+double out_pct(double pct)
+{
+	return (double)(long long)(pct * 100 + 0.5) / 100;
+}
+
 void out_duration(__u64 ns, char *buf, size_t len)
 {
 	__u64 ms = ns / 1000000, s = ns / 1000000000ULL;

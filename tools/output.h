@@ -16,6 +16,8 @@ cJSON *out_json_counters(const struct bs_counters *c, bool with_rejected);
 /* Add a 64-bit counter; exact up to 2^53 (cJSON numbers are doubles). */
 cJSON *out_json_u64(cJSON *obj, const char *name, __u64 v);
 
+/* A percentage rounded to two decimals, for JSON. */
+double out_pct(double pct);
 /* "1.5s", "250ms", "3m12s", "2h05m": a duration for people. */
 void out_duration(__u64 ns, char *buf, size_t len);
 /* "ready" / "draining" / "unused". */

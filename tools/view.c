@@ -44,20 +44,37 @@ static int members_load(struct bs_dp *dp, struct members *m)
 	return 0;
 }
 
-/* The id of the backend at b in group g of frontend fe_id, from the member keys. */
-static __u32 backend_id_of(struct bs_dp *dp, const struct members *m, __u32 fe_id, __u32 g,
-			   const struct bs_backend_spec *b)
+/* The backends bs_members lists for group g of frontend fe_id, with their addresses. */
+static int group_members(struct bs_dp *dp, const struct members *m, __u32 fe_id, __u32 g, struct bs_backend **be,
+			 __u32 **ids, size_t *n)
 {
-	for (size_t i = 0; i < m->n; i++) {
-		struct bs_backend be;
+	size_t k = 0;
 
+	*be = calloc(m->n ? m->n : 1, sizeof(**be));
+	*ids = calloc(m->n ? m->n : 1, sizeof(**ids));
+	if (!*be || !*ids) {
+		free(*be);
+		free(*ids);
+		*be = NULL;
+		*ids = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->n; i++) {
 		if (m->keys[i].frontend_id != fe_id || m->keys[i].group != g)
 			continue;
-		if (bs_dp_backend(dp, m->keys[i].backend_id, &be))
+		if (bs_dp_backend(dp, m->keys[i].backend_id, &(*be)[k]))
 			continue;
-		if (be.family == b->family && be.port == b->port && !memcmp(be.addr, b->addr, sizeof(be.addr)))
-			return m->keys[i].backend_id;
+		(*ids)[k++] = m->keys[i].backend_id;
 	}
+	*n = k;
+	return 0;
+}
+
+static __u32 backend_id_of(const struct bs_backend *be, const __u32 *ids, size_t n, const struct bs_backend_spec *b)
+{
+	for (size_t i = 0; i < n; i++)
+		if (be[i].family == b->family && be[i].port == b->port && !memcmp(be[i].addr, b->addr, sizeof(b->addr)))
+			return ids[i];
 	return BS_ID_NONE;
 }
 
@@ -85,7 +102,10 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 		const struct bs_group_spec *gs = &spec.groups[g];
 		struct view_group *vg = &v->groups[g];
 		struct bs_group_key gk = { v->fe.id, g };
+		struct bs_backend *be = NULL;
 		struct bs_group_info gi;
+		__u32 *ids = NULL;
+		size_t n_be = 0;
 
 		memcpy(vg->name, gs->name, sizeof(vg->name));
 		vg->weight = gs->weight;
@@ -93,7 +113,7 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 		if (groups_fd >= 0 && !bpf_map_lookup_elem(groups_fd, &gk, &gi))
 			vg->table_id = gi.table_id;
 		vg->backends = calloc(gs->n_backends ? gs->n_backends : 1, sizeof(*vg->backends));
-		if (!vg->backends) {
+		if (!vg->backends || group_members(dp, m, v->fe.id, g, &be, &ids, &n_be)) {
 			err = -ENOMEM;
 			goto out;
 		}
@@ -102,11 +122,13 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 			struct view_backend *vb = &vg->backends[i];
 
 			vb->spec = gs->backends[i];
-			vb->id = backend_id_of(dp, m, v->fe.id, g, &vb->spec);
+			vb->id = backend_id_of(be, ids, n_be, &vb->spec);
 			if (vb->id)
 				bs_dp_backend_counters(dp, vb->id, &vb->counters);
 			vg->n_ready += vb->spec.state == BS_BACKEND_READY;
 		}
+		free(be);
+		free(ids);
 	}
 out:
 	bs_frontend_spec_free(&spec);

@@ -24,7 +24,7 @@ cJSON *view_frontend_json(const struct view_frontend *v)
 		cJSON_AddNumberToObject(gj, "index", g);
 		cJSON_AddStringToObject(gj, "name", vg->name);
 		cJSON_AddNumberToObject(gj, "weight", vg->weight);
-		cJSON_AddNumberToObject(gj, "share_pct", view_share_pct(v, g));
+		cJSON_AddNumberToObject(gj, "share_pct", out_pct(view_share_pct(v, g)));
 		cJSON_AddNumberToObject(gj, "table_id", vg->table_id);
 		cJSON_AddNumberToObject(gj, "ready_backends", vg->n_ready);
 		bl = cJSON_AddArrayToObject(gj, "backends");
