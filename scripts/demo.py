@@ -69,8 +69,8 @@ class Demo:
         self.dp = DataPath(self.lab, "xdp", pin_root="/sys/fs/bpf/bpfsplit-demo")
         how = self.dp.attach_node()
         print(f"lab up: client {self.lab.client_ns}, node {self.lab.node_ns} "
-              f"({how} on {self.lab.node_client_if}: packets from the client arrive as from a wire, "
-              f"full checksums), green {[b.ipv4 for b in self.lab.green]}, orange {[b.ipv4 for b in self.lab.orange]}")
+              f"({how}: the client's packets arrive as from a wire, with full checksums, so the "
+              f"XDP entry point serves them), green {[b.ipv4 for b in self.lab.green]}, orange {[b.ipv4 for b in self.lab.orange]}")
 
         ready = os.path.join(self.tmp, "apiserver.json")
         self.spawn([sys.executable if sys.executable.startswith("/usr/bin") else "/usr/bin/python3", APISERVER,
@@ -163,13 +163,16 @@ class Demo:
             for i, step in enumerate(STEPS):
                 if "setWeight" in step:
                     weight = step["setWeight"]
+                    self.player.scale_canary(weight)
                     t0 = time.monotonic()
-                    self.player.set_weight(i, weight)
+                    self.player.set_route_weights(weight)
                     self.wait_weights(100 - weight, weight)
                     took = (time.monotonic() - t0) * 1000
+                    self.player.set_rollout_status(i + 1, weight, paused=True)
                     label = f"step {i + 1}/{len(STEPS)} setWeight={weight}"
                     self.batch(label, weight, "orange")
-                    print(f"    (patch to maps: {took:.0f} ms, as seen from here)")
+                    print(f"    route PUT to maps holding it: {took:.0f} ms as polled through the CLI "
+                          f"(the agent logs event_to_map_us)")
                 else:
                     self.batch(f"step {i + 1}/{len(STEPS)} pause", weight, "orange")
                 colours = self.long_lived(held, "green")
@@ -183,7 +186,7 @@ class Demo:
         self.player.start_canary("green")
         self.player.set_weight(0, 30)
         self.wait_weights(70, 30)
-        self.batch("step 1/6 setWeight=30", 30, "green")
+        self.batch("act 2 step 1/6 setWeight=30", 30, "green")
         self.player.abort(0)
         self.wait_weights(100, 0)
         self.batch("aborted: back to stable", 0, "green")
@@ -202,6 +205,8 @@ KEEP=1: the lab stays up (make demo-clean removes it). Poke it:
   {cli} status
   kubectl --kubeconfig {self.api['kubeconfig']} patch httproute argo-rollouts-http-route --type=merge \\
       -p '{{"spec":{{"rules":[{{"backendRefs":[{{"name":"rollouts-demo-stable","port":80,"weight":50}},{{"name":"rollouts-demo-canary","port":80,"weight":50}}]}}]}}}}'
+    (after the abort the canary has no pods: its share is refused at once with a TCP RST,
+     never sent elsewhere; scale it first or keep canary at 0)
   ip netns exec {self.lab.client_ns} curl -s http://10.96.0.10/color
   agent log: {self.tmp}/agent.log""")
 

@@ -154,10 +154,14 @@ class ArgoPlayer:
         self.set_selector(CANARY, colour)
         self.set_endpoints(CANARY, [])
 
-    def set_weight(self, step_index, weight):
-        """A setWeight step: scale the canary, then point traffic at it, then pause."""
+    def scale_canary(self, weight):
+        """The canary ReplicaSet at ceil(weight * replicas) pods, all ready."""
         n = math.ceil(weight / 100 * self.replicas)
         self.set_endpoints(CANARY, self.pods[self.canary_colour][:n])
+
+    def set_weight(self, step_index, weight):
+        """A setWeight step: scale the canary, then point traffic at it, then pause."""
+        self.scale_canary(weight)
         self.set_route_weights(weight)
         self.set_rollout_status(step_index + 1, weight, paused=True)
 

@@ -1,0 +1,271 @@
+/* Diff the desired state against the maps and write the difference: see reconcile.h. */
+#include "reconcile.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uthash.h>
+#include "log.h"
+
+struct rec_fe {
+	UT_hash_handle hh;
+	struct bs_frontend_key key;
+	struct bs_frontend_spec good; /* last good spec (backends owned) */
+	bool has_good;
+	bool in_sync;                 /* the maps held good when last checked or written */
+	bool owned;
+	bool wanted;                  /* in this run's desired state */
+	char owner[CACHE_KEY_MAX];
+	enum cache_kind owner_kind;
+};
+
+struct reconciler {
+	struct dp_writer *w;
+	struct rec_fe *fes;
+	bool listed;                  /* the first allow_remove run listed the maps */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int reconciler_new(struct dp_writer *w, struct reconciler **out)
+{
+	struct reconciler *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->w = w;
+	*out = r;
+	return 0;
+}
+
+static void rec_free(struct rec_fe *f)
+{
+	if (f->has_good)
+		bs_frontend_spec_free(&f->good);
+	free(f);
+}
+
+void reconciler_free(struct reconciler *r)
+{
+	struct rec_fe *f, *tmp;
+
+	if (!r)
+		return;
+	HASH_ITER(hh, r->fes, f, tmp) {
+		HASH_DEL(r->fes, f);
+		rec_free(f);
+	}
+	free(r);
+}
+
+static struct rec_fe *rec_find(const struct reconciler *r, const struct bs_frontend_key *key)
+{
+	struct rec_fe *f;
+
+	HASH_FIND(hh, r->fes, key, sizeof(*key), f);
+	return f;
+}
+
+bool reconciler_owns(const struct reconciler *r, const struct bs_frontend_key *key)
+{
+	const struct rec_fe *f = rec_find(r, key);
+
+	return f && f->owned;
+}
+
+const struct bs_frontend_spec *reconciler_last_good(const struct reconciler *r, const struct bs_frontend_key *key)
+{
+	const struct rec_fe *f = rec_find(r, key);
+
+	return f && f->has_good ? &f->good : NULL;
+}
+
+static void set_good(struct rec_fe *f, struct bs_frontend_spec *spec)
+{
+	if (f->has_good)
+		bs_frontend_spec_free(&f->good);
+	f->good = *spec;
+	f->has_good = true;
+	memset(spec, 0, sizeof(*spec));
+}
+
+/* Make the maps hold f->good. Returns 0 (in sync, written or not) or -errno. */
+static int sync_one(struct reconciler *r, struct rec_fe *f, const struct reconcile_run_opts *o,
+		    struct reconcile_stats *st)
+{
+	struct bs_frontend_spec actual;
+	char fe[80], sum[512], err[512] = "";
+	uint64_t done;
+	int rc;
+
+	dp_key_str(&f->key, fe, sizeof(fe));
+	st->checked++;
+	rc = r->w->read(r->w, &f->key, &actual);
+	if (!rc) {
+		bool same = dp_spec_equal(&actual, &f->good);
+
+		bs_frontend_spec_free(&actual);
+		if (same) {
+			f->in_sync = true;
+			f->owned = true;
+			st->unchanged++;
+			return 0;
+		}
+	} else if (rc != -ENOENT) {
+		bs_debug("msg=\"cannot read frontend back; writing it\" frontend=%s err=%s", fe, strerror(-rc));
+	}
+	rc = r->w->apply(r->w, &f->good, err, sizeof(err));
+	done = o->clock_ns ? o->clock_ns() : mono_ns();
+	dp_spec_summary(&f->good, sum, sizeof(sum));
+	if (rc) {
+		f->in_sync = false;
+		st->failed++;
+		bs_err("msg=\"frontend write failed\" frontend=%s owner=%s/%s groups=\"%s\" err=\"%s\"", fe,
+		       cache_kind_name(f->owner_kind), f->owner, sum, err[0] ? err : strerror(-rc));
+		if (o->on_write)
+			o->on_write(o->ctx, &f->key, RA_FAILED, f->owner, done);
+		return rc;
+	}
+	f->in_sync = true;
+	f->owned = true;
+	st->applied++;
+	if (o->batch_start_ns && done > o->batch_start_ns)
+		bs_info("msg=\"frontend applied\" frontend=%s owner=%s/%s groups=\"%s\" event_to_map_us=%llu", fe,
+			cache_kind_name(f->owner_kind), f->owner, sum,
+			(unsigned long long)((done - o->batch_start_ns) / 1000));
+	else
+		bs_info("msg=\"frontend applied\" frontend=%s owner=%s/%s groups=\"%s\"", fe,
+			cache_kind_name(f->owner_kind), f->owner, sum);
+	if (o->on_write)
+		o->on_write(o->ctx, &f->key, RA_APPLIED, f->owner, done);
+	return 0;
+}
+
+/* On the first run allowed to remove, say once which frontends in the maps are not ours. */
+static void report_unowned(struct reconciler *r, struct reconcile_stats *st)
+{
+	struct bs_frontend_key *keys = NULL;
+	size_t n = 0;
+	char fe[80];
+
+	if (r->w->list(r->w, &keys, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct rec_fe *f = rec_find(r, &keys[i]);
+
+		if (f && (f->wanted || f->owned))
+			continue;
+		st->not_owned++;
+		dp_key_str(&keys[i], fe, sizeof(fe));
+		bs_info("msg=\"frontend in the maps is not in the desired state and was not written by this agent; "
+			"left as is\" frontend=%s hint=\"remove it with: bpfsplit frontend remove %s\"", fe, fe);
+	}
+	free(keys);
+}
+
+int reconcile_run(struct reconciler *r, const struct desired *d, const struct reconcile_run_opts *o,
+		  struct reconcile_stats *st)
+{
+	struct rec_fe *f, *tmp;
+	char fe[80];
+	int failed_rc = 0;
+
+	memset(st, 0, sizeof(*st));
+	HASH_ITER(hh, r->fes, f, tmp)
+		f->wanted = false;
+
+	for (size_t i = 0; i < d->n_fe; i++) {
+		const struct desired_frontend *df = &d->fe[i];
+
+		f = rec_find(r, &df->spec.key);
+		if (!f) {
+			f = calloc(1, sizeof(*f));
+			if (!f)
+				return -ENOMEM;
+			f->key = df->spec.key;
+			HASH_ADD(hh, r->fes, key, sizeof(f->key), f);
+		}
+		f->wanted = true;
+		f->owner_kind = df->owner_kind;
+		snprintf(f->owner, sizeof(f->owner), "%s", df->owner);
+		st->desired++;
+		if (df->blocked) {
+			st->blocked++;
+			if (!f->has_good) {
+				/* After a restart: what the maps hold is the last good spec. */
+				struct bs_frontend_spec actual;
+
+				if (r->w->read(r->w, &f->key, &actual))
+					continue; /* nothing to keep */
+				set_good(f, &actual);
+				f->in_sync = true;
+				f->owned = true;
+				dp_key_str(&f->key, fe, sizeof(fe));
+				bs_info("msg=\"frontend kept as found in the maps until its problem is fixed\" frontend=%s "
+					"owner=%s/%s", fe, cache_kind_name(f->owner_kind), f->owner);
+				continue;
+			}
+		} else if (!f->has_good || !dp_spec_equal(&f->good, &df->spec)) {
+			struct bs_frontend_spec copy;
+
+			if (dp_spec_copy(&copy, &df->spec))
+				return -ENOMEM;
+			set_good(f, &copy);
+			f->in_sync = false;
+		}
+		if (f->in_sync && !o->full)
+			continue;
+		if (sync_one(r, f, o, st))
+			failed_rc = -EAGAIN;
+	}
+
+	if (o->allow_remove && !r->listed) {
+		report_unowned(r, st);
+		r->listed = true;
+	}
+	HASH_ITER(hh, r->fes, f, tmp) {
+		int rc;
+
+		if (f->wanted) {
+			st->owned += f->owned;
+			continue;
+		}
+		if (!f->owned) {
+			HASH_DEL(r->fes, f);
+			rec_free(f);
+			continue;
+		}
+		if (!o->allow_remove) {
+			st->owned++;
+			continue;
+		}
+		dp_key_str(&f->key, fe, sizeof(fe));
+		rc = r->w->remove(r->w, &f->key);
+		if (rc && rc != -ENOENT) {
+			st->failed++;
+			st->owned++;
+			failed_rc = -EAGAIN;
+			bs_err("msg=\"frontend removal failed\" frontend=%s owner=%s/%s err=%s", fe,
+			       cache_kind_name(f->owner_kind), f->owner, strerror(-rc));
+			if (o->on_write)
+				o->on_write(o->ctx, &f->key, RA_FAILED, f->owner, o->clock_ns ? o->clock_ns() : mono_ns());
+			continue;
+		}
+		st->removed++;
+		bs_info("msg=\"frontend removed\" frontend=%s owner=%s/%s reason=\"no longer desired\"", fe,
+			cache_kind_name(f->owner_kind), f->owner);
+		if (o->on_write)
+			o->on_write(o->ctx, &f->key, RA_REMOVED, f->owner, o->clock_ns ? o->clock_ns() : mono_ns());
+		HASH_DEL(r->fes, f);
+		rec_free(f);
+	}
+	return failed_rc;
+}
