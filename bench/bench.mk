@@ -1,0 +1,22 @@
+# Benchmarks (issue 5): included by the top-level Makefile; `make bench` runs bench/run.sh,
+# which also builds these itself, so this file is a convenience for `make bench-build`.
+BENCH_BIN := $(BUILD)/bench/bench_dp $(BUILD)/bench/http_backend
+BENCH_BPF := $(BUILD)/bench/floor.bpf.o
+
+.PHONY: bench-build
+bench-build: $(BENCH_BIN) $(BENCH_BPF)
+
+$(BUILD)/bench/floor.bpf.o: bench/floor.bpf.c $(BPF_HDRS)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/bench_dp: bench/bench_dp.c tests/bpf/pktgen.h $(LIB) $(SKEL)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests/bpf $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS_DP) -lm
+
+$(BUILD)/bench/http_backend: bench/http_backend.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -pthread -o $@ $<
