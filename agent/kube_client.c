@@ -143,10 +143,15 @@ struct kube_type {
 	struct k8s_watch_stream ws;
 };
 
+/* A status write is a read-modify-write: GET the object (phase 0), merge the caller's
+ * patch into it, PUT it to the status subresource (phase 1). PUT is the "update" verb,
+ * the only write the agent's ClusterRole grants. */
 struct kube_write {
 	struct kube_write *next;
 	char *url;
-	char *body;
+	char *patch;                  /* the caller's merge patch */
+	char *body;                   /* phase 1: the object to PUT */
+	int phase;
 	char *what;                   /* "httproutes.gateway.networking.k8s.io default/x status" */
 	kube_write_done_fn done;
 	void *ctx;
@@ -289,7 +294,7 @@ static void req_free(struct kube_req *q)
 }
 
 /* A request ready to be added to the multi handle. url is taken over (freed on error).
- * body: the PATCH document (merge patch), or NULL for a GET. */
+ * body: the document of a PUT, or NULL for a GET. */
 static int req_new(struct kube_client *kc, enum req_kind kind, char *url, const char *body,
 		   bool fresh_connect, struct kube_req **out)
 {
@@ -322,8 +327,7 @@ static int req_new(struct kube_client *kc, enum req_kind kind, char *url, const 
 	}
 	if ((auth && !(q->headers = curl_slist_append(q->headers, auth))) ||
 	    !(q->headers = curl_slist_append(q->headers, "Accept: application/json")) ||
-	    (body && !(q->headers = curl_slist_append(q->headers,
-						      "Content-Type: application/merge-patch+json"))))
+	    (body && !(q->headers = curl_slist_append(q->headers, "Content-Type: application/json"))))
 		goto nomem;
 	if (auth) {
 		explicit_bzero(auth, strlen(auth));
@@ -359,7 +363,7 @@ static int req_new(struct kube_client *kc, enum req_kind kind, char *url, const 
 	}
 	if (r)
 		goto fail;
-	if (body && ((r = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PATCH")) ||
+	if (body && ((r = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT")) ||
 		     (r = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body))) ||
 		     (r = curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body))))
 		goto fail;
@@ -847,6 +851,7 @@ static void write_free(struct kube_write *w)
 		return;
 	req_free(w->req);
 	free(w->url);
+	free(w->patch);
 	free(w->body);
 	free(w->what);
 	free(w);
@@ -873,7 +878,9 @@ static void write_start(struct kube_client *kc, struct kube_write *w)
 	int rc;
 
 	w->attempts++;
-	rc = req_new(kc, REQ_WRITE, strdup(w->url), w->body, false, &w->req);
+	/* Read the object itself (the "get" verb the role has), write its status. */
+	rc = req_new(kc, REQ_WRITE, w->phase ? strdup(w->url) : strndup(w->url, strlen(w->url) - strlen("/status")),
+		     w->phase ? w->body : NULL, false, &w->req);
 	if (!rc) {
 		w->req->wr = w;
 		if (!(rc = req_start(w->req)))
@@ -884,6 +891,8 @@ static void write_start(struct kube_client *kc, struct kube_write *w)
 	kc->st.errors++;
 	write_finish(kc, w, 0, strerror(-rc));
 }
+
+static int merge_for_put(struct kube_write *w, const char *obj_text, size_t len, char *msg, size_t msg_len);
 
 static void write_done(struct kube_client *kc, struct kube_write *w, struct kube_req *q, CURLcode res)
 {
@@ -899,6 +908,19 @@ static void write_done(struct kube_client *kc, struct kube_write *w, struct kube
 		snprintf(msg, sizeof(msg), "%s: %s", w->what, q->errbuf[0] ? q->errbuf : curl_easy_strerror(res));
 		req_free(q);
 		write_finish(kc, w, 0, msg);
+		return;
+	}
+	if (code >= 200 && code < 300 && w->phase == 0) {
+		int rc = merge_for_put(w, q->body, q->len, msg, sizeof(msg));
+
+		req_free(q);
+		if (rc) {
+			write_finish(kc, w, rc, msg);
+			return;
+		}
+		w->phase = 1;
+		w->attempts = 0;
+		w->due_ms = now_ms();
 		return;
 	}
 	if (code >= 200 && code < 300) {
@@ -930,6 +952,64 @@ static void write_done(struct kube_client *kc, struct kube_write *w, struct kube
 	write_finish(kc, w, (int)code, msg);
 }
 
+/* RFC 7386 merge patch of patch into target (both objects). */
+static void merge_patch(cJSON *target, const cJSON *patch)
+{
+	const cJSON *p;
+
+	cJSON_ArrayForEach(p, patch) {
+		cJSON *t = cJSON_GetObjectItemCaseSensitive(target, p->string);
+
+		if (cJSON_IsNull(p)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(target, p->string);
+		} else if (cJSON_IsObject(p) && cJSON_IsObject(t)) {
+			merge_patch(t, p);
+		} else {
+			cJSON *copy = cJSON_Duplicate(p, 1);
+
+			if (!copy)
+				continue;
+			if (t)
+				cJSON_ReplaceItemInObjectCaseSensitive(target, p->string, copy);
+			else
+				cJSON_AddItemToObject(target, p->string, copy);
+		}
+	}
+}
+
+/* Phase 0 done: the object as read, with the caller's patch merged, becomes the PUT
+ * body. A resourceVersion in the patch is a precondition, as on the server: 409 when
+ * the object moved on. Returns 0, or an HTTP-like code with msg set. */
+static int merge_for_put(struct kube_write *w, const char *obj_text, size_t len, char *msg, size_t msg_len)
+{
+	cJSON *obj = cJSON_ParseWithLength(obj_text ? obj_text : "", obj_text ? len : 0);
+	cJSON *patch = cJSON_Parse(w->patch);
+	const char *want = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(patch, "metadata"), "resourceVersion"));
+	const char *have = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "resourceVersion"));
+	int rc = 0;
+
+	if (!cJSON_IsObject(obj) || !cJSON_IsObject(patch)) {
+		snprintf(msg, msg_len, "%s: cannot read the object to update", w->what);
+		rc = 500;
+	} else if (want && (!have || strcmp(want, have))) {
+		snprintf(msg, msg_len, "%s: 409 Conflict: object changed since resourceVersion %s", w->what, want);
+		rc = 409;
+	} else {
+		merge_patch(obj, patch);
+		free(w->body);
+		w->body = cJSON_PrintUnformatted(obj);
+		if (!w->body) {
+			snprintf(msg, msg_len, "%s: out of memory", w->what);
+			rc = 500;
+		}
+	}
+	cJSON_Delete(obj);
+	cJSON_Delete(patch);
+	return rc;
+}
+
 static char *resource_path(const struct kube_resource *res)
 {
 	if (!res->group || !res->group[0])
@@ -944,7 +1024,7 @@ static char *resource_name(const struct kube_resource *res)
 	return xasprintf("%s.%s", res->plural, res->group);
 }
 
-int kube_client_patch_status(struct kube_client *kc, const struct kube_resource *res, const char *ns,
+int kube_client_update_status(struct kube_client *kc, const struct kube_resource *res, const char *ns,
 			     const char *name, const char *patch_json, kube_write_done_fn done, void *ctx)
 {
 	struct kube_write *w, **pp;
@@ -967,9 +1047,9 @@ int kube_client_patch_status(struct kube_client *kc, const struct kube_resource 
 	else
 		w->url = xasprintf("%s/apis/%s/%s/namespaces/%s/%s/%s/status", kc->base_url, res->group,
 				   res->version, esc_ns, res->plural, esc_name);
-	w->body = strdup(patch_json);
+	w->patch = strdup(patch_json);
 	w->what = xasprintf("%s %s/%s status", rname, ns, name);
-	if (!w->url || !w->body || !w->what)
+	if (!w->url || !w->patch || !w->what)
 		goto out;
 	w->done = done;
 	w->ctx = ctx;

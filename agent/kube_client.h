@@ -54,10 +54,12 @@ int kube_client_run(struct kube_client *kc, int timeout_ms);
 /* True once every followed type has completed its first list (or is UNAVAILABLE). */
 bool kube_client_synced(const struct kube_client *kc);
 
-/* Merge-patch the status subresource of a namespaced object of a followed type
- * (application/merge-patch+json). Asynchronous; done(ctx, http_status, err) runs in the loop. */
+/* Apply a merge patch (RFC 7386 JSON text) to the status of a namespaced object of a
+ * followed type: GET the object, merge, PUT it to the status subresource (the "update"
+ * verb: least privilege). A metadata.resourceVersion in the patch is a precondition
+ * (409 when the object moved on). Asynchronous; done(ctx, http_status, err) runs in the loop. */
 typedef void (*kube_write_done_fn)(void *ctx, int http_status, const char *err);
-int kube_client_patch_status(struct kube_client *kc, const struct kube_resource *res, const char *ns,
+int kube_client_update_status(struct kube_client *kc, const struct kube_resource *res, const char *ns,
 			     const char *name, const char *patch_json, kube_write_done_fn done, void *ctx);
 
 /* Counters for /metrics. */

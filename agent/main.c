@@ -581,7 +581,7 @@ static void status_done(void *ctx, int http_status, const char *err)
 		else
 			bs_warn("msg=\"cannot write route status\" httproute=%s http_status=%d err=\"%s\"%s", r->key,
 				http_status, qv(q, sizeof(q), err ? err : ""),
-				http_status == 403 ? " hint=\"grant patch on httproutes/status\"" : "");
+				http_status == 403 ? " hint=\"grant update on httproutes/status\"" : "");
 	}
 	free(r);
 }
@@ -617,7 +617,7 @@ static void write_statuses(struct agent *a, const struct desired *d)
 		}
 		req->a = a;
 		snprintf(req->key, sizeof(req->key), "%s", e->key);
-		if (kube_client_patch_status(a->kc, &resources[CACHE_HTTPROUTE], e->ns, e->name, patch, status_done,
+		if (kube_client_update_status(a->kc, &resources[CACHE_HTTPROUTE], e->ns, e->name, patch, status_done,
 					     req)) {
 			bs_warn("msg=\"cannot start route status write\" httproute=%s", e->key);
 			free(req);

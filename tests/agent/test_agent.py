@@ -80,10 +80,12 @@ def backend_refs(stable, canary):
 class AgentTest(unittest.TestCase):
     dry_run = True
 
+    rbac = None  # a ClusterRole file the server enforces; None: everything allowed
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="bs-agent-test-")
         self.srv = fa.FakeApiServer(os.path.join(self.tmp, "api"), token="agent-test-token",
-                                    bookmark_interval=0.5)
+                                    bookmark_interval=0.5, rbac=self.rbac)
         for name in SEED:
             self.srv.load_file(os.path.join(REF, name))
         self.srv.start()
@@ -339,6 +341,38 @@ class AgentTest(unittest.TestCase):
 @unittest.skipUnless(os.access(AGENT, os.X_OK), f"{AGENT} not built")
 @unittest.skipUnless(os.access(CLI, os.X_OK), f"{CLI} not built")
 @unittest.skipUnless(os.geteuid() == 0 and os.path.ismount("/sys/fs/bpf"), "needs root and bpffs at /sys/fs/bpf")
+class AgentRbacTest(AgentTest):
+    """The agent under exactly the ClusterRole of deploy/rbac.yaml: it syncs, follows
+    weights and writes route status, and no request of its is ever refused."""
+    rbac = os.path.join(ROOT, "deploy", "rbac.yaml")
+
+    def test_deploy_clusterrole_is_sufficient(self):
+        self.start_agent("--gateway-class", "agentgateway")
+        acc = wait_for(lambda: self.condition("Accepted"), what="our Accepted condition")
+        self.assertEqual(acc["status"], "True")
+        self.patch_weights(40, 60)
+        self.wait_weights(40, 60)
+        refused = [r for r in self.srv.requests() if r["status"] == 403]
+        self.assertEqual(refused, [], "the agent needed more than the ClusterRole grants")
+        verbs = {(r["method"], r["path"].rsplit("/", 1)[-1]) for r in self.srv.requests()}
+        self.assertIn(("PUT", "status"), verbs)
+
+    def test_clusterrole_grants_nothing_more(self):
+        # What the role does not grant is refused: e.g. writing a route's spec.
+        from urllib.error import HTTPError
+        import ssl
+        import urllib.request
+        req = urllib.request.Request(
+            f"{self.srv.url}/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/{ROUTE}",
+            data=b'{"metadata":{"labels":{"x":"y"}}}', method="PATCH",
+            headers={"Authorization": "Bearer agent-test-token",
+                     "Content-Type": "application/merge-patch+json"})
+        ctx = ssl.create_default_context(cafile=self.srv.ca_path)
+        with self.assertRaises(HTTPError) as cm:
+            urllib.request.urlopen(req, context=ctx, timeout=5)
+        self.assertEqual(cm.exception.code, 403)
+
+
 class AgentMapsTest(AgentTest):
     """The same agent writing real pinned maps (no interface attached)."""
     dry_run = False

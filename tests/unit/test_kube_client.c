@@ -773,6 +773,22 @@ static void test_watch_events(void **state)
 	assert_int_equal(T.rec.begins[T_SERVICE], 1);
 }
 
+static int count_methods(const char *path_part, const char *method)
+{
+	cJSON *reqs = NULL, *r;
+	int n = 0;
+
+	assert_int_equal(ctl("GET", "/requests", NULL, &reqs), 200);
+	cJSON_ArrayForEach(r, reqs) {
+		const char *p = jstr(r, "path"), *m = jstr(r, "method");
+
+		if (p && strstr(p, path_part) && m && !strcmp(m, method))
+			n++;
+	}
+	cJSON_Delete(reqs);
+	return n;
+}
+
 static int count_requests(const char *path_part, const char *query_part, int status)
 {
 	cJSON *reqs = NULL, *r;
@@ -956,12 +972,15 @@ static void test_token_rotation(void **state)
 	ctl_ok("POST", "/token", "{\"token\":\"rotated-token-2\"}");
 	ctl_ok("GET", "/requests?clear=1", NULL);
 	snprintf(patch, sizeof(patch), STATUS_PATCH, "after rotation");
-	assert_int_equal(kube_client_patch_status(T.kc, &RES[T_ROUTE], ROUTE_NS, ROUTE_NAME, patch, on_write,
+	assert_int_equal(kube_client_update_status(T.kc, &RES[T_ROUTE], ROUTE_NS, ROUTE_NAME, patch, on_write,
 						  (void *)0), 0);
 	assert_true(RUN_UNTIL(3000, T.writes_done == 1));
 	assert_int_equal(T.write_status[0], 200);
 	assert_int_equal(count_requests("/httproutes/", NULL, 401), 1);
-	assert_int_equal(count_requests("/httproutes/", NULL, 200), 1);
+	/* A status write is a GET and a PUT to /status (the "update" verb). */
+	assert_int_equal(count_requests("/httproutes/", NULL, 200), 2);
+	assert_int_equal(count_methods("/status", "PUT"), 1);
+	assert_int_equal(count_methods("/status", "PATCH"), 0);
 	assert_true(stats().token_reloads >= 1);
 	/* Reconnected watches use the new token too. */
 	ctl_ok("POST", "/pause?mode=close", NULL);
@@ -1016,13 +1035,13 @@ static void test_patch_status(void **state)
 
 	start_synced(&o);
 	snprintf(patch, sizeof(patch), STATUS_PATCH, "written by the test");
-	assert_int_equal(kube_client_patch_status(T.kc, &RES[T_ROUTE], ROUTE_NS, ROUTE_NAME, patch, on_write,
+	assert_int_equal(kube_client_update_status(T.kc, &RES[T_ROUTE], ROUTE_NS, ROUTE_NAME, patch, on_write,
 						  (void *)0), 0);
-	assert_int_equal(kube_client_patch_status(T.kc, &RES[T_GATEWAY], "kgateway-system", "agentgateway-proxy",
+	assert_int_equal(kube_client_update_status(T.kc, &RES[T_GATEWAY], "kgateway-system", "agentgateway-proxy",
 						  "{\"status\":{}}", on_write, (void *)1), 0);
-	assert_int_equal(kube_client_patch_status(T.kc, &RES[T_ROUTE], ROUTE_NS, "no-such-route", patch, on_write,
+	assert_int_equal(kube_client_update_status(T.kc, &RES[T_ROUTE], ROUTE_NS, "no-such-route", patch, on_write,
 						  (void *)2), 0);
-	assert_int_equal(kube_client_patch_status(T.kc, &RES[T_ROUTE], "", ROUTE_NAME, patch, on_write, NULL),
+	assert_int_equal(kube_client_update_status(T.kc, &RES[T_ROUTE], "", ROUTE_NAME, patch, on_write, NULL),
 			 -EINVAL);
 	assert_true(RUN_UNTIL(3000, T.writes_done == 3));
 	assert_int_equal(T.write_status[0], 200);
