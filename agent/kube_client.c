@@ -1365,6 +1365,8 @@ int kube_client_run(struct kube_client *kc, int timeout_ms)
 	kc->running = true;
 	deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	for (;;) {
+		uint64_t events = kc->st.events;
+
 		next = timers(kc, now_ms());
 		m = curl_multi_perform(kc->multi, &running);
 		if (m && m != CURLM_CALL_MULTI_PERFORM) {
@@ -1374,7 +1376,9 @@ int kube_client_run(struct kube_client *kc, int timeout_ms)
 		}
 		drain(kc);
 		now = now_ms();
-		if (now >= deadline)
+		/* Events delivered: hand control back at once, so that a weight patch reaches
+		 * the maps without waiting out the caller's timeout. */
+		if (now >= deadline || kc->st.events != events)
 			break;
 		/* Completions may have made something due now. */
 		next = timers(kc, now);

@@ -48,7 +48,8 @@ void kube_client_free(struct kube_client *kc);
 /* Follow a type; events go to fn. Returns its index or -errno. Call before the loop runs. */
 int kube_client_watch(struct kube_client *kc, const struct kube_resource *res, kube_event_fn fn, void *ctx);
 
-/* Run the event loop for up to timeout_ms (transfers, timers, backoff). 0 or -errno. */
+/* Run the event loop for up to timeout_ms (transfers, timers, backoff); returns early,
+ * right after the pass that delivered events. 0 or -errno. */
 int kube_client_run(struct kube_client *kc, int timeout_ms);
 
 /* True once every followed type has completed its first list (or is UNAVAILABLE). */

@@ -6,8 +6,9 @@
  * The loop: watch events update the cache and mark the state dirty; once every type has
  * been listed, a dirty state is reconciled: the desired frontends are computed from the
  * whole cache, diffed against the maps and only the difference written, each frontend
- * atomically. Events that arrive together (within one loop tick, LOOP_TICK_MS) are one
- * batch: one pass, at most one write per frontend.
+ * atomically. Events that arrive together (delivered by one pass of the client's loop,
+ * which returns as soon as it delivered any) are one batch: one pass, at most one write
+ * per frontend. LOOP_TICK_MS bounds how long the loop sleeps when nothing happens.
  *
  * Latency: the time from receipt of a batch's first watch event by this process to the
  * return of the map write it caused is logged with every write (event_to_map_us) and
@@ -47,7 +48,7 @@
 
 /* How long one turn of the loop waits for the API (ms): the coalescing window, and the
  * upper bound of the delay between an event and the pass it triggers. */
-#define LOOP_TICK_MS 5
+#define LOOP_TICK_MS 50
 /* Defaults of the flags (seconds). */
 #define DEFAULT_DRAIN_TIMEOUT_S 300
 #define DEFAULT_RESYNC_S 60

@@ -30,26 +30,67 @@ void bs_dp_registry_clear(struct bs_dp *dp)
 		memset(dp->fe_id_used, 0, dp->max_frontends);
 }
 
+/* The backend array is read in batches: one syscall per 4096 slots, not one per slot
+ * (a CLI command opens the pins and syncs every time). */
+#define SYNC_BATCH 4096
+
+static int add_backend(struct bs_dp *dp, __u32 id, const struct bs_backend *be)
+{
+	struct bs_be_entry *e;
+
+	if (!id || !be->family || id >= dp->max_backends)
+		return 0;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->be = *be;
+	e->id = id;
+	dp->be_by_id[id] = e;
+	HASH_ADD(hh, dp->be_by_addr, be, offsetof(struct bs_backend, state), e);
+	return 0;
+}
+
 static int sync_backends(struct bs_dp *dp)
 {
-	struct bs_backend be;
+	__u32 *keys = calloc(SYNC_BATCH, sizeof(*keys)), out_batch = 0, *in_batch = NULL;
+	struct bs_backend *vals = calloc(SYNC_BATCH, sizeof(*vals));
+	int err = 0;
 
-	for (__u32 id = 1; id < dp->max_backends; id++) {
-		struct bs_be_entry *e;
-
-		if (bpf_map_lookup_elem(dp->fd[BS_MAP_BACKENDS], &id, &be))
-			return -errno;
-		if (!be.family)
-			continue;
-		e = calloc(1, sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		e->be = be;
-		e->id = id;
-		dp->be_by_id[id] = e;
-		HASH_ADD(hh, dp->be_by_addr, be, offsetof(struct bs_backend, state), e);
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
 	}
-	return 0;
+	for (;;) {
+		__u32 count = SYNC_BATCH;
+		int rc = bpf_map_lookup_batch(dp->fd[BS_MAP_BACKENDS], in_batch, &out_batch, keys, vals, &count, NULL);
+
+		if (rc && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		for (__u32 i = 0; !err && i < count; i++)
+			err = add_backend(dp, keys[i], &vals[i]);
+		if (err || rc) /* ENOENT: that was the last batch */
+			break;
+		in_batch = &out_batch;
+	}
+	if (err == -EINVAL || err == -EOPNOTSUPP) {
+		/* No batch support: one slot at a time. */
+		struct bs_backend be;
+
+		bs_dp_registry_clear(dp);
+		err = 0;
+		for (__u32 id = 1; !err && id < dp->max_backends; id++) {
+			if (bpf_map_lookup_elem(dp->fd[BS_MAP_BACKENDS], &id, &be))
+				err = -errno;
+			else
+				err = add_backend(dp, id, &be);
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
 }
 
 static int sync_frontends(struct bs_dp *dp)

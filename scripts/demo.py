@@ -19,6 +19,7 @@ the end (Ctrl-C included) unless KEEP=1.
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -128,6 +129,13 @@ class Demo:
 
     # ---- measuring ----
 
+    def agent_latency_us(self):
+        """The agent's own figure for its last map write (its log: event_to_map_us)."""
+        log = next(path for name, _, path in self.procs if name == "agent")
+        with open(log) as f:
+            found = re.findall(r"event_to_map_us=(\d+)", f.read())
+        return found[-1] if found else "?"
+
     def batch(self, label, canary_weight, canary_colour):
         r = self.lab.fresh(self.lab.url(4), n=N, concurrency=8)
         counts = r["counts"]
@@ -164,15 +172,16 @@ class Demo:
                 if "setWeight" in step:
                     weight = step["setWeight"]
                     self.player.scale_canary(weight)
-                    t0 = time.monotonic()
                     self.player.set_route_weights(weight)
+                    t0 = time.monotonic()
                     self.wait_weights(100 - weight, weight)
                     took = (time.monotonic() - t0) * 1000
                     self.player.set_rollout_status(i + 1, weight, paused=True)
                     label = f"step {i + 1}/{len(STEPS)} setWeight={weight}"
                     self.batch(label, weight, "orange")
-                    print(f"    route PUT to maps holding it: {took:.0f} ms as polled through the CLI "
-                          f"(the agent logs event_to_map_us)")
+                    print(f"    maps held the new weights {took:.0f} ms after the route PUT returned "
+                          f"(polled through the CLI); agent: watch event to map write "
+                          f"{self.agent_latency_us()} us")
                 else:
                     self.batch(f"step {i + 1}/{len(STEPS)} pause", weight, "orange")
                 colours = self.long_lived(held, "green")
