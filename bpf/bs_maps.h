@@ -107,6 +107,14 @@ struct {
 	__type(value, struct bs_state);
 } bs_state SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BS_DEFAULT_MAX_FRONTENDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct bs_frontend_info);
+} bs_fe_info SEC(".maps");
+
 static __always_inline void bs_count_reason(__u32 reason)
 {
 	struct bs_reason_counter *c = bpf_map_lookup_elem(&bs_reasons, &reason);

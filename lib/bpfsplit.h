@@ -110,6 +110,11 @@ int bs_dp_for_each_frontend(struct bs_dp *dp,
  * first sleep out the grace period. Returns how many entries were freed. */
 int bs_dp_flush_retired(struct bs_dp *dp, bool wait);
 
+/* Where a frontend comes from (route, rollout, step), for `bpfsplit status`: set by the
+ * agent; -ENOENT for an unknown frontend (set) or when none was stored (get). */
+int bs_dp_set_info(struct bs_dp *dp, const struct bs_frontend_key *key, const struct bs_frontend_info *info);
+int bs_dp_get_info(struct bs_dp *dp, __u32 frontend_id, struct bs_frontend_info *out);
+
 /* ---- Counters and records ---- */
 int bs_dp_frontend_counters(struct bs_dp *dp, __u32 frontend_id, struct bs_counters *out);
 int bs_dp_backend_counters(struct bs_dp *dp, __u32 backend_id, struct bs_counters *out);

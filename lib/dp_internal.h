@@ -21,6 +21,7 @@ enum bs_map_idx {
 	BS_MAP_GROUPS,
 	BS_MAP_MEMBERS,
 	BS_MAP_STATE,
+	BS_MAP_FE_INFO,
 	BS_MAP_COUNT
 };
 

@@ -3,6 +3,7 @@
  * what they replace is freed after a grace period. A packet sees the old or the new
  * configuration, never a mix. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,12 +549,32 @@ int bs_dp_remove(struct bs_dp *dp, const struct bs_frontend_key *key)
 		if (fe->groups[g].table_id)
 			bs_retire(dp, BS_MAP_MAGLEV, fe->groups[g].table_id);
 	write_meta(dp, fe, NULL, 0, NULL, 0);
+	bpf_map_delete_elem(dp->fd[BS_MAP_FE_INFO], &fe->fe.id);
 	dp->fe_id_used[fe->fe.id] = 0;
 	HASH_DEL(dp->fe_by_key, fe);
 	free(fe);
 out:
 	write_end(dp);
 	return err;
+}
+
+int bs_dp_set_info(struct bs_dp *dp, const struct bs_frontend_key *key, const struct bs_frontend_info *info)
+{
+	struct bs_frontend fe;
+	struct bs_frontend_info cur;
+
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_FRONTENDS], key, &fe))
+		return -errno;
+	/* Unchanged (the timestamp aside): no write. */
+	if (!bpf_map_lookup_elem(dp->fd[BS_MAP_FE_INFO], &fe.id, &cur) &&
+	    !memcmp(&cur, info, offsetof(struct bs_frontend_info, updated_unix_ns)))
+		return 0;
+	return bpf_map_update_elem(dp->fd[BS_MAP_FE_INFO], &fe.id, info, BPF_ANY) ? -errno : 0;
+}
+
+int bs_dp_get_info(struct bs_dp *dp, __u32 frontend_id, struct bs_frontend_info *out)
+{
+	return bpf_map_lookup_elem(dp->fd[BS_MAP_FE_INFO], &frontend_id, out) ? -errno : 0;
 }
 
 int bs_dp_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_frontend_spec *out)

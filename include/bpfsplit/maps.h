@@ -160,6 +160,25 @@ struct bs_member {
 };
 BS_STATIC_ASSERT(sizeof(struct bs_member) == 4, "bs_member size");
 
+/* Longest "namespace/name" kept in bs_fe_info (truncated beyond). */
+#define BS_INFO_NAME_LEN 128
+
+/* bs_fe_info value (key: frontend id): where a frontend comes from, written by the agent
+ * for `bpfsplit status`; absent for frontends written by hand. */
+struct bs_frontend_info {
+	char route[BS_INFO_NAME_LEN];   /* HTTPRoute "namespace/name", NUL-terminated; "" none */
+	char rollout[BS_INFO_NAME_LEN]; /* Rollout "namespace/name" driving it; "" none */
+	char phase[32];                 /* Rollout status.phase ("Paused", "Healthy"...) */
+	__s32 step;                     /* Rollout status.currentStepIndex; -1 unknown */
+	__s32 n_steps;                  /* steps in the Rollout's canary strategy; 0 unknown */
+	__u32 rollout_canary_weight;    /* Rollout status.canary.weights.canary.weight (percent) */
+	__u8 paused;                    /* 1 when the Rollout is paused */
+	__u8 aborted;                   /* 1 when the Rollout is aborted */
+	__u8 pad[2];
+	__u64 updated_unix_ns;          /* CLOCK_REALTIME of the agent's last write */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_frontend_info) == 2 * BS_INFO_NAME_LEN + 32 + 16 + 8, "bs_frontend_info size");
+
 /* bs_state: one entry (key 0) shared by every writer process. */
 struct bs_state {
 	__u64 write_gen;     /* bumped by every write; a writer that sees it move re-reads the pins */
