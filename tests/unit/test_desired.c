@@ -19,52 +19,13 @@
 #include "desired.h"
 #include "dp_writer.h"
 
+#include "reference.h"
+
 #define SEC 1000000000ull
 #define T0 (1000 * SEC)
 #define DRAIN (300 * SEC)
 
 /* ---- fixtures ---- */
-
-static const char *ref_dir(void)
-{
-	const char *d = getenv("BPFSPLIT_K8S_REFERENCE");
-
-	return d && d[0] ? d : "../shared/reference/k8s";
-}
-
-static char *slurp(const char *name)
-{
-	char path[1024];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", ref_dir(), name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s (set BPFSPLIT_K8S_REFERENCE or run from the repository root)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static cJSON *load(const char *name)
-{
-	char *text = slurp(name);
-	cJSON *j = cJSON_Parse(text);
-
-	free(text);
-	if (!j)
-		fail_msg("%s: not JSON", name);
-	return j;
-}
 
 /* Upsert a reference object; asserts it was accepted. */
 static void put_obj(struct cache *c, enum cache_kind k, cJSON *obj, uint64_t now)
@@ -79,7 +40,7 @@ static void put_obj(struct cache *c, enum cache_kind k, cJSON *obj, uint64_t now
 
 static void put(struct cache *c, enum cache_kind k, const char *file)
 {
-	cJSON *j = load(file);
+	cJSON *j = ref_load(file);
 
 	put_obj(c, k, j, T0);
 	cJSON_Delete(j);
@@ -260,7 +221,7 @@ static void test_defaulted(void **state)
 static void test_weight_absent_defaults_to_1(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *r = load("httproute-canary-30.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
 	struct desired_opts o = opts_gw();
 	struct desired d;
 
@@ -308,7 +269,7 @@ static void test_header_route(void **state)
 static void test_only_l7_rule(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *r = load("httproute-canary-30-with-header-route.json");
+	cJSON *r = ref_load("httproute-canary-30-with-header-route.json");
 	cJSON *rules = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "spec"), "rules");
 	struct desired_opts o = opts_gw();
 	struct desired d;
@@ -352,7 +313,7 @@ static void test_vanished_endpoints_drain_then_go(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
 	struct desired_opts o = opts_gw();
-	char *text = slurp("watch-endpointslice-stable-promotion.jsonl");
+	char *text = ref_slurp("watch-endpointslice-stable-promotion.jsonl", NULL);
 	cJSON *ev = cJSON_Parse(text);
 	const struct bs_group_spec *g;
 	struct desired d;
@@ -405,7 +366,7 @@ static void test_vanished_endpoints_drain_then_go(void **state)
 static void test_vanished_endpoint_returns(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *s = load("endpointslice-canary-30.json");
+	cJSON *s = ref_load("endpointslice-canary-30.json");
 	cJSON *eps = cJSON_DetachItemFromObjectCaseSensitive(s, "endpoints");
 	struct desired_opts o = opts_gw();
 	struct desired d;
@@ -442,7 +403,7 @@ static void test_vanished_endpoint_returns(void **state)
 static void test_slice_deleted_and_relist(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *s = load("endpointslice-canary-30.json");
+	cJSON *s = ref_load("endpointslice-canary-30.json");
 	struct desired_opts o = opts_gw();
 	struct desired d;
 
@@ -477,7 +438,7 @@ static void test_slice_deleted_and_relist(void **state)
 static void test_weight_out_of_range_keeps_last_good(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *r = load("httproute-canary-30.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
 	struct desired_opts o = opts_gw();
 	const struct desired_problem *p;
 	const struct desired_frontend *f;
@@ -525,7 +486,7 @@ static void test_weight_out_of_range_keeps_last_good(void **state)
 static void test_invalid_route_without_good_version(void **state)
 {
 	struct cache *c = cache_new();
-	cJSON *r = load("httproute-canary-30.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
 	struct desired_opts o = opts_gw();
 	const struct desired_route *dr;
 	struct desired d;
@@ -552,7 +513,7 @@ static void test_invalid_route_without_good_version(void **state)
 static void test_missing_service(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *s = load("service-canary.json");
+	cJSON *s = ref_load("service-canary.json");
 	struct desired_opts o = opts_gw();
 	const struct desired_problem *p;
 	struct desired d;
@@ -573,7 +534,7 @@ static void test_missing_service(void **state)
 static void test_unknown_backend_kind(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *r = load("httproute-canary-30.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
 	struct desired_opts o = opts_gw();
 	struct desired d;
 
@@ -594,7 +555,7 @@ static void test_unknown_backend_kind(void **state)
 static void test_port_not_found(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *r = load("httproute-canary-30.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
 	struct desired_opts o = opts_gw();
 	struct desired d;
 
@@ -614,7 +575,7 @@ static void test_port_not_found(void **state)
 static void test_weight0_group_without_endpoints(void **state)
 {
 	struct cache *c = seed("httproute-steady-state.json");
-	cJSON *s = load("endpointslice-canary-30.json");
+	cJSON *s = ref_load("endpointslice-canary-30.json");
 	struct desired_opts o = opts_gw();
 	const struct desired_frontend *f;
 	struct desired d;
@@ -658,7 +619,7 @@ static void test_gateway_class_not_served(void **state)
 static void test_gateway_without_address(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *g = load("gateway-agentgateway-proxy.json");
+	cJSON *g = ref_load("gateway-agentgateway-proxy.json");
 	struct desired_opts o = opts_gw();
 	const struct desired_problem *p;
 	struct desired d;
@@ -683,8 +644,8 @@ static void test_gateway_without_address(void **state)
 static void test_annotation_dual_stack(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *r = load("httproute-canary-30.json");
-	cJSON *s6 = load("endpointslice-canary-30.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
+	cJSON *s6 = ref_load("endpointslice-canary-30.json");
 	cJSON *addrs;
 	struct desired_opts o = opts_gw();
 	const struct desired_frontend *f4, *f6;
@@ -749,8 +710,8 @@ static void test_annotation_dual_stack(void **state)
 static void test_service_parent(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *r = load("httproute-canary-30.json");
-	cJSON *svc = load("service-stable.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
+	cJSON *svc = ref_load("service-stable.json");
 	cJSON *ref = cJSON_GetArrayItem(
 		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "spec"), "parentRefs"), 0);
 	struct desired_opts o = opts_gw();
@@ -791,7 +752,7 @@ static void test_service_parent(void **state)
 static void test_conflict(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *r = load("httproute-as-applied-defaulted.json");
+	cJSON *r = ref_load("httproute-as-applied-defaulted.json");
 	struct desired_opts o = opts_gw();
 	const struct desired_problem *p;
 	struct desired d;
@@ -835,7 +796,7 @@ static void test_rollout_link(void **state)
 static void test_weights_from_rollout(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *ro = load("rollout-paused-step1-weight30.json");
+	cJSON *ro = ref_load("rollout-paused-step1-weight30.json");
 	cJSON *md = cJSON_GetObjectItemCaseSensitive(ro, "metadata");
 	struct desired_opts o = opts_gw();
 	const struct desired_frontend *f;
@@ -877,7 +838,7 @@ static void test_weights_from_rollout(void **state)
 static void test_affinity(void **state)
 {
 	struct cache *c = seed("httproute-canary-30.json");
-	cJSON *r = load("httproute-canary-30.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
 	cJSON *md = cJSON_GetObjectItemCaseSensitive(r, "metadata");
 	struct desired_opts o = opts_gw();
 	struct desired d;
@@ -901,8 +862,8 @@ static void test_affinity(void **state)
 static void test_cache_unchanged_and_kinds(void **state)
 {
 	struct cache *c = cache_new();
-	cJSON *r = load("httproute-canary-30.json");
-	cJSON *l = load("endpointslice-list.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
+	cJSON *l = ref_load("endpointslice-list.json");
 	const cJSON *it;
 	char err[256];
 	uint64_t v;
@@ -912,7 +873,7 @@ static void test_cache_unchanged_and_kinds(void **state)
 	assert_int_equal(cache_upsert(c, CACHE_HTTPROUTE, r, T0, err, sizeof(err)), 0);
 	assert_int_equal(c->version, v);
 	/* A Service sent where a route is expected is refused by kind. */
-	cJSON *s = load("service-stable.json");
+	cJSON *s = ref_load("service-stable.json");
 	assert_int_equal(cache_upsert(c, CACHE_HTTPROUTE, s, T0, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "want HTTPRoute"));
 	/* List items of built-in kinds carry no kind: accepted. */

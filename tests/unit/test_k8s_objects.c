@@ -17,55 +17,14 @@
 
 #include "k8s/objects.h"
 
+#include "reference.h"
+
 /* ---- fixtures ---- */
-
-static const char *ref_dir(void)
-{
-	const char *d = getenv("BPFSPLIT_K8S_REFERENCE");
-
-	return d && d[0] ? d : "../shared/reference/k8s";
-}
-
-static char *slurp(const char *name, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", ref_dir(), name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s (set BPFSPLIT_K8S_REFERENCE or run from the repository root)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (len)
-		*len = (size_t)n;
-	return buf;
-}
-
-static cJSON *load(const char *name)
-{
-	char *text = slurp(name, NULL);
-	cJSON *j = cJSON_Parse(text);
-
-	free(text);
-	if (!j)
-		fail_msg("%s: not JSON", name);
-	return j;
-}
 
 /* Lines of a .jsonl reference file; *n of them; free each and the array. */
 static char **load_lines(const char *name, size_t *n)
 {
-	char *text = slurp(name, NULL), *p, *nl, **lines = NULL;
+	char *text = ref_slurp(name, NULL), *p, *nl, **lines = NULL;
 	size_t count = 0;
 
 	for (p = text; *p;) {
@@ -142,7 +101,7 @@ static void expect_seed_route(const struct k8s_httproute *r, int64_t gen, const 
 static void parse_route_file(const char *name, struct k8s_httproute *r)
 {
 	char err[512] = "";
-	cJSON *j = load(name);
+	cJSON *j = ref_load(name);
 	int rc = k8s_httproute_parse(j, r, err, sizeof(err));
 
 	if (rc)
@@ -290,7 +249,7 @@ static void test_route_l7_flags(void **state)
 
 static void test_route_annotations(void **state)
 {
-	cJSON *j = load("httproute-canary-30.json");
+	cJSON *j = ref_load("httproute-canary-30.json");
 	cJSON *ann = cJSON_AddObjectToObject(cJSON_GetObjectItem(j, "metadata"), "annotations");
 	struct k8s_httproute r;
 	char err[512];
@@ -337,7 +296,7 @@ static void test_route_annotations(void **state)
 
 static void test_gateway(void **state)
 {
-	cJSON *j = load("gateway-agentgateway-proxy.json");
+	cJSON *j = ref_load("gateway-agentgateway-proxy.json");
 	struct k8s_gateway g;
 	char err[256];
 
@@ -400,7 +359,7 @@ static void expect_seed_steps(const struct k8s_rollout *ro)
 static void parse_rollout_file(const char *name, struct k8s_rollout *ro)
 {
 	char err[512] = "";
-	cJSON *j = load(name);
+	cJSON *j = ref_load(name);
 
 	if (k8s_rollout_parse(j, ro, err, sizeof(err)))
 		fail_msg("%s: %s", name, err);
@@ -574,7 +533,7 @@ static void test_services(void **state)
 	cJSON *j;
 
 	(void)state;
-	j = load("service-stable.json");
+	j = ref_load("service-stable.json");
 	assert_int_equal(k8s_service_parse(j, &s, err, sizeof(err)), 0);
 	expect_seed_service(&s, "rollouts-demo-stable", "10.96.183.41");
 	assert_string_equal(s.meta.resource_version, "171538");
@@ -583,7 +542,7 @@ static void test_services(void **state)
 	k8s_service_free(&s);
 	cJSON_Delete(j);
 
-	j = load("service-canary.json");
+	j = ref_load("service-canary.json");
 	assert_int_equal(k8s_service_parse(j, &s, err, sizeof(err)), 0);
 	expect_seed_service(&s, "rollouts-demo-canary", "10.96.27.206");
 	assert_string_equal(s.meta.resource_version, "184470");
@@ -690,7 +649,7 @@ static void expect_canary_30(const struct k8s_endpointslice *es)
 static void parse_slice_file(const char *name, struct k8s_endpointslice *es)
 {
 	char err[512] = "";
-	cJSON *j = load(name);
+	cJSON *j = ref_load(name);
 
 	if (k8s_endpointslice_parse(j, es, err, sizeof(err)))
 		fail_msg("%s: %s", name, err);
@@ -805,7 +764,7 @@ static void test_slice_bad(void **state)
 static void test_list_httproutes(void **state)
 {
 	size_t len;
-	char *text = slurp("httproute-list.json", &len), err[256];
+	char *text = ref_slurp("httproute-list.json", &len), err[256];
 	struct k8s_list l;
 	struct k8s_httproute r;
 
@@ -826,7 +785,7 @@ static void test_list_httproutes(void **state)
 static void test_list_endpointslices(void **state)
 {
 	size_t len;
-	char *text = slurp("endpointslice-list.json", &len), err[256];
+	char *text = ref_slurp("endpointslice-list.json", &len), err[256];
 	struct k8s_list l;
 	struct k8s_endpointslice es;
 
@@ -868,7 +827,7 @@ static void test_list_continue_and_errors(void **state)
 	k8s_list_free(&l);
 
 	/* HTTP 410 body: a Status, not a list. */
-	text = slurp("status-410-expired-list.json", &len);
+	text = ref_slurp("status-410-expired-list.json", &len);
 	assert_int_equal(k8s_list_parse(text, len, &l, err, sizeof(err)), -EINVAL);
 	assert_int_equal(l.status.code, 410);
 	assert_string_equal(l.status.reason, "Expired");
@@ -1048,7 +1007,7 @@ static void test_watch_event_truncated(void **state)
 /* The defaulted route with one change applied by fn; returns the parse result. */
 static int route_with(void (*fn)(cJSON *), struct k8s_httproute *r, char *err, size_t errlen)
 {
-	cJSON *j = load("httproute-as-applied-defaulted.json");
+	cJSON *j = ref_load("httproute-as-applied-defaulted.json");
 	int rc;
 
 	fn(j);
@@ -1227,7 +1186,7 @@ static void test_mutations_do_not_crash(void **state)
 
 	(void)state;
 	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
-		cJSON *orig = load(files[f]);
+		cJSON *orig = ref_load(files[f]);
 		size_t n = count_nodes(orig) - 1;
 
 		for (size_t i = 0; i < n; i++) {
@@ -1318,7 +1277,7 @@ static void test_meta_and_status(void **state)
 	struct k8s_meta m;
 	struct k8s_status st;
 	char err[256];
-	cJSON *j = load("status-410-expired-list.json");
+	cJSON *j = ref_load("status-410-expired-list.json");
 
 	(void)state;
 	assert_int_equal(k8s_status_parse(j, &st, err, sizeof(err)), 0);
@@ -1345,7 +1304,7 @@ static void test_meta_and_status(void **state)
 	assert_string_equal(err, "status: metadata.name missing");
 	cJSON_Delete(j);
 
-	j = load("service-canary.json");
+	j = ref_load("service-canary.json");
 	assert_int_equal(k8s_meta_parse(j, "Service", &m, err, sizeof(err)), 0);
 	assert_string_equal(m.name, "rollouts-demo-canary");
 	assert_int_equal(k8s_meta_parse(j, "Pod", &m, err, sizeof(err)), -EINVAL);

@@ -17,35 +17,7 @@
 #include "k8s/objects.h"
 #include "k8s/watch_stream.h"
 
-static const char *ref_dir(void)
-{
-	const char *d = getenv("BPFSPLIT_K8S_REFERENCE");
-
-	return d && d[0] ? d : "../shared/reference/k8s";
-}
-
-static char *slurp(const char *name, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", ref_dir(), name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s (set BPFSPLIT_K8S_REFERENCE or run from the repository root)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
+#include "reference.h"
 
 /* What the callbacks saw. */
 struct sink {
@@ -133,7 +105,7 @@ static void feed_cut(struct k8s_watch_stream *ws, const char *text, size_t len, 
 static void test_reference_every_cut(void **state)
 {
 	size_t len;
-	char *text = slurp("watch-httproute-rollout-progress.jsonl", &len);
+	char *text = ref_slurp("watch-httproute-rollout-progress.jsonl", &len);
 	struct sink want, got = { 0 };
 	struct k8s_watch_stream ws;
 
@@ -197,7 +169,7 @@ static void test_reference_every_cut(void **state)
 static void test_no_copy_for_whole_lines(void **state)
 {
 	size_t len;
-	char *text = slurp("watch-httproute-rollout-progress.jsonl", &len);
+	char *text = ref_slurp("watch-httproute-rollout-progress.jsonl", &len);
 	struct sink got = { 0 };
 	struct k8s_watch_stream ws;
 
@@ -312,7 +284,7 @@ static void test_oversize_boundary(void **state)
 static void test_oversize_reference_events(void **state)
 {
 	size_t len;
-	char *text = slurp("watch-httproute-rollout-progress.jsonl", &len);
+	char *text = ref_slurp("watch-httproute-rollout-progress.jsonl", &len);
 	struct sink got = { 0 };
 	struct k8s_watch_stream ws;
 	struct k8s_watch_event ev;

@@ -19,6 +19,8 @@
 #include "log.h"
 #include "reconcile.h"
 
+#include "reference.h"
+
 #define SEC 1000000000ull
 #define T0 (1000 * SEC)
 #define DRAIN (300 * SEC)
@@ -26,40 +28,6 @@
 #define ROUTE "default/argo-rollouts-http-route"
 
 /* ---- fixtures ---- */
-
-static const char *ref_dir(void)
-{
-	const char *d = getenv("BPFSPLIT_K8S_REFERENCE");
-
-	return d && d[0] ? d : "../shared/reference/k8s";
-}
-
-static cJSON *load(const char *name)
-{
-	char path[1024];
-	FILE *f;
-	char *buf;
-	long n;
-	cJSON *j;
-
-	snprintf(path, sizeof(path), "%s/%s", ref_dir(), name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s (set BPFSPLIT_K8S_REFERENCE or run from the repository root)", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	j = cJSON_Parse(buf);
-	free(buf);
-	if (!j)
-		fail_msg("%s: not JSON", name);
-	return j;
-}
 
 static void put_obj(struct cache *c, enum cache_kind k, const cJSON *obj)
 {
@@ -70,7 +38,7 @@ static void put_obj(struct cache *c, enum cache_kind k, const cJSON *obj)
 
 static void put(struct cache *c, enum cache_kind k, const char *file)
 {
-	cJSON *j = load(file);
+	cJSON *j = ref_load(file);
 	char err[512];
 
 	assert_true(cache_upsert(c, k, j, T0, err, sizeof(err)) >= 0);
@@ -105,7 +73,7 @@ static cJSON *backend_ref(cJSON *route, int k)
 /* The route with these weights, at resourceVersion rv. */
 static void put_weights(struct cache *c, unsigned int stable, unsigned int canary, unsigned int rv)
 {
-	cJSON *r = load("httproute-canary-30.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
 
 	set_num(backend_ref(r, 0), "weight", stable);
 	set_num(backend_ref(r, 1), "weight", canary);
@@ -269,7 +237,7 @@ static void test_first_run_applies_then_nothing(void **state)
 static void test_writes_only_changed(void **state)
 {
 	struct world *w = *state;
-	cJSON *r2 = load("httproute-as-applied-defaulted.json");
+	cJSON *r2 = ref_load("httproute-as-applied-defaulted.json");
 	cJSON *md = cJSON_GetObjectItemCaseSensitive(r2, "metadata");
 	struct bs_frontend_key k1 = key_of(FE), k2 = key_of("10.96.0.10:80/tcp");
 
@@ -302,7 +270,7 @@ static void test_writes_only_changed(void **state)
 static void test_removes_only_owned(void **state)
 {
 	struct world *w = *state;
-	cJSON *r = load("httproute-canary-30.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
 	struct bs_frontend_key k = key_of(FE), cli = key_of("10.0.0.99:80/tcp");
 
 	cli_write(w, "10.0.0.99:80/tcp", 1);
@@ -343,7 +311,7 @@ static void test_restart_reuses_maps(void **state)
 	struct world *w = *state;
 	struct reconciler *r2;
 	struct bs_frontend_key k = key_of(FE);
-	cJSON *r = load("httproute-canary-30.json");
+	cJSON *r = ref_load("httproute-canary-30.json");
 
 	assert_int_equal(run(w, true, true), 0);
 	/* "Restart": a new reconciler over the same maps. */
@@ -381,8 +349,8 @@ static void test_last_good_kept(void **state)
 {
 	struct world *w = *state;
 	struct bs_frontend_key k = key_of(FE);
-	cJSON *bad = load("httproute-canary-30.json");
-	cJSON *svc = load("service-canary.json");
+	cJSON *bad = ref_load("httproute-canary-30.json");
+	cJSON *svc = ref_load("service-canary.json");
 	const struct bs_frontend_spec *lg;
 
 	assert_int_equal(run(w, true, true), 0);
@@ -434,7 +402,7 @@ static void test_blocked_after_restart_adopts_maps(void **state)
 {
 	struct world *w = *state;
 	struct bs_frontend_key k = key_of(FE);
-	cJSON *svc = load("service-canary.json");
+	cJSON *svc = ref_load("service-canary.json");
 
 	assert_int_equal(run(w, true, true), 0);
 	reconciler_free(w->r);
@@ -454,7 +422,7 @@ static void test_blocked_after_restart_adopts_maps(void **state)
 static void test_burst_coalesces(void **state)
 {
 	struct world *w = *state;
-	cJSON *g = load("gateway-agentgateway-proxy.json");
+	cJSON *g = ref_load("gateway-agentgateway-proxy.json");
 	cJSON *addrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(g, "status"), "addresses");
 	cJSON *a2 = cJSON_CreateObject();
 	struct bs_frontend_key k1 = key_of(FE), k2 = key_of("172.18.255.201:80/tcp");

@@ -15,46 +15,14 @@
 #include "desired.h"
 #include "route_status.h"
 
+#include "reference.h"
+
 #define SEC 1000000000ull
 #define T0 (1000 * SEC)
 #define ROUTE_NS "default"
 #define ROUTE_NAME "argo-rollouts-http-route"
 #define NOW "2026-09-01T10:00:00Z"
 #define LATER "2026-09-01T11:00:00Z"
-
-static const char *ref_dir(void)
-{
-	const char *d = getenv("BPFSPLIT_K8S_REFERENCE");
-
-	return d && d[0] ? d : "../shared/reference/k8s";
-}
-
-static cJSON *load(const char *name)
-{
-	char path[1024];
-	FILE *f;
-	char *buf;
-	long n;
-	cJSON *j;
-
-	snprintf(path, sizeof(path), "%s/%s", ref_dir(), name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s (set BPFSPLIT_K8S_REFERENCE or run from the repository root)", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	j = cJSON_Parse(buf);
-	free(buf);
-	if (!j)
-		fail_msg("%s: not JSON", name);
-	return j;
-}
 
 static void put_obj(struct cache *c, enum cache_kind k, const cJSON *obj)
 {
@@ -65,7 +33,7 @@ static void put_obj(struct cache *c, enum cache_kind k, const cJSON *obj)
 
 static void put(struct cache *c, enum cache_kind k, const char *file)
 {
-	cJSON *j = load(file);
+	cJSON *j = ref_load(file);
 
 	put_obj(c, k, j);
 	cJSON_Delete(j);
@@ -106,7 +74,7 @@ static struct fx *fx_new(const char *route_file)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	f->c = cache_new();
-	f->route = load(route_file);
+	f->route = ref_load(route_file);
 	put_obj(f->c, CACHE_HTTPROUTE, f->route);
 	put(f->c, CACHE_GATEWAY, "gateway-agentgateway-proxy.json");
 	put(f->c, CACHE_SERVICE, "service-stable.json");
@@ -272,7 +240,7 @@ static void test_transition_time_kept(void **state)
 
 	/* Now a missing Service: ResolvedRefs flips, with a new time. */
 	{
-		cJSON *svc = load("service-canary.json");
+		cJSON *svc = ref_load("service-canary.json");
 
 		fx_apply_patch(f, "184602");
 		cache_delete(f->c, CACHE_SERVICE, svc, T0);
@@ -328,7 +296,7 @@ static void test_weight_out_of_range(void **state)
 static void test_invalid_kind_and_no_endpoints(void **state)
 {
 	struct fx *f = fx_new("httproute-canary-30.json");
-	cJSON *slice = load("endpointslice-canary-30.json");
+	cJSON *slice = ref_load("endpointslice-canary-30.json");
 	const cJSON *e;
 
 	/* The canary slice goes and the drain timeout passes: NoEndpoints. */
@@ -353,7 +321,7 @@ static void test_invalid_kind_and_no_endpoints(void **state)
 static void test_gateway_without_address(void **state)
 {
 	struct fx *f = fx_new("httproute-canary-30.json");
-	cJSON *g = load("gateway-agentgateway-proxy.json");
+	cJSON *g = ref_load("gateway-agentgateway-proxy.json");
 	const cJSON *e;
 
 	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(g, "status"), "addresses");
