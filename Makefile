@@ -73,7 +73,7 @@ $(SKEL): $(BUILD)/bpf/bpfsplit.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name bpfsplit_bpf > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/%.o: %.c $(SKEL) $(wildcard include/bpfsplit/*.h lib/*.h agent/*.h agent/k8s/*.h tests/unit/*.h tests/bpf/*.h)
+$(BUILD)/%.o: %.c $(SKEL) $(wildcard include/bpfsplit/*.h lib/*.h agent/*.h agent/k8s/*.h tests/unit/*.h tests/bpf/*.h tools/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@

@@ -173,8 +173,33 @@ static void cands_free(struct cands *cs)
 	free(cs->v);
 }
 
+/* The metadata of a frontend owned by route (NULL in rollout mode), linked to rollout ro
+ * (NULL when none). */
+static void info_fill(struct bs_frontend_info *fi, const char *route, const struct cache_entry *ro)
+{
+	const struct k8s_rollout *r = ro ? &ro->good.rollout : NULL;
+
+	memset(fi, 0, sizeof(*fi));
+	fi->step = -1;
+	if (route)
+		copy_str(fi->route, sizeof(fi->route), route);
+	if (!ro)
+		return;
+	copy_str(fi->rollout, sizeof(fi->rollout), ro->key);
+	if (!ro->has_good)
+		return;
+	copy_str(fi->phase, sizeof(fi->phase), r->phase);
+	fi->step = r->has_current_step ? r->current_step : -1;
+	fi->n_steps = r->n_steps > INT32_MAX ? INT32_MAX : (int32_t)r->n_steps;
+	fi->rollout_canary_weight = r->canary_weight.present && r->canary_weight.weight > 0
+					    ? (uint32_t)r->canary_weight.weight : 0;
+	fi->paused = r->n_pause_conditions || r->controller_pause;
+	fi->aborted = r->abort;
+}
+
 /* Hand candidates over to the output, first claim wins. */
-static void emit(struct builder *b, struct cands *cs, enum cache_kind kind, const char *owner, size_t *n_emitted)
+static void emit(struct builder *b, struct cands *cs, enum cache_kind kind, const char *owner,
+		 const struct bs_frontend_info *info, size_t *n_emitted)
 {
 	for (size_t i = 0; i < cs->n; i++) {
 		struct cand *c = &cs->v[i];
@@ -212,6 +237,7 @@ static void emit(struct builder *b, struct cands *cs, enum cache_kind kind, cons
 		f->owner_kind = kind;
 		copy_str(f->owner, sizeof(f->owner), owner);
 		f->parent = c->parent;
+		f->info = *info;
 		(*n_emitted)++;
 	}
 }
@@ -530,8 +556,9 @@ static const char *cause_of(const struct cache_entry *e)
 	return e->error;
 }
 
-static void route_compute(struct builder *b, const struct cache_entry *e, const char *rollout)
+static void route_compute(struct builder *b, const struct cache_entry *e, const struct cache_entry *rollout)
 {
+	struct bs_frontend_info info;
 	struct desired_route *dr;
 	struct cands cs = { 0 };
 	const struct k8s_httproute *r = &e->good.route;
@@ -549,7 +576,7 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 	b->d->n_routes++;
 	memset(dr, 0, sizeof(*dr));
 	copy_str(dr->key, sizeof(dr->key), e->key);
-	copy_str(dr->rollout, sizeof(dr->rollout), rollout ? rollout : "");
+	copy_str(dr->rollout, sizeof(dr->rollout), rollout ? rollout->key : "");
 	dr->generation = e->generation;
 	dr->served_parents = mask;
 	dr->invalid = e->error != NULL;
@@ -660,7 +687,8 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 		if (!c->blocked)
 			dp_spec_normalize(&c->spec);
 	}
-	emit(b, &cs, CACHE_HTTPROUTE, e->key, &dr->n_frontends);
+	info_fill(&info, e->key, rollout);
+	emit(b, &cs, CACHE_HTTPROUTE, e->key, &info, &dr->n_frontends);
 out:
 	cands_free(&cs);
 }
@@ -670,6 +698,7 @@ out:
 static void rollout_compute(struct builder *b, const struct cache_entry *e)
 {
 	const struct k8s_rollout *ro = &e->good.rollout;
+	struct bs_frontend_info info;
 	struct cands cs = { 0 };
 	struct bs_frontend_key key;
 	size_t emitted = 0;
@@ -721,14 +750,15 @@ static void rollout_compute(struct builder *b, const struct cache_entry *e)
 		if (!c->blocked)
 			dp_spec_normalize(&c->spec);
 	}
-	emit(b, &cs, CACHE_ROLLOUT, e->key, &emitted);
+	info_fill(&info, NULL, e);
+	emit(b, &cs, CACHE_ROLLOUT, e->key, &info, &emitted);
 	cands_free(&cs);
 }
 
 /* ---- entry points ---- */
 
-/* The Rollout that names route key (plugin httpRoute/httpRoutes), "" when none. */
-static const char *rollout_of(const struct cache_entry **ros, size_t n, const char *key)
+/* The Rollout that names route key (plugin httpRoute/httpRoutes), NULL when none. */
+static const struct cache_entry *rollout_of(const struct cache_entry **ros, size_t n, const char *key)
 {
 	char rk[CACHE_KEY_MAX];
 
@@ -740,7 +770,7 @@ static const char *rollout_of(const struct cache_entry **ros, size_t n, const ch
 		for (size_t j = 0; j < ro->n_routes; j++) {
 			snprintf(rk, sizeof(rk), "%s/%s", ro->route_ns, ro->routes[j]);
 			if (!strcmp(rk, key))
-				return ros[i]->key;
+				return ros[i];
 		}
 	}
 	return NULL;

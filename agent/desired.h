@@ -89,6 +89,11 @@ struct desired_frontend {
 	enum cache_kind owner_kind;
 	char owner[CACHE_KEY_MAX];
 	int parent;                 /* parentRefs index it comes from, -1: annotation */
+	/* Where it comes from, stored beside the maps for `bpfsplit status`: the route
+	 * ("" in --weights-from=rollout), the Rollout linked to it ("" when none) and that
+	 * Rollout's step, phase, pause, abort and canary weight. Zero-filled beyond the
+	 * strings; updated_unix_ns is 0 (the writer stamps it). */
+	struct bs_frontend_info info;
 };
 
 /* One HTTPRoute bpfsplit answers for (its status is ours to write). */

@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <time.h>
 #include <uthash.h>
 
 /* ---- spec helpers ---- */
@@ -209,6 +211,16 @@ static int bpf_list(struct dp_writer *w, struct bs_frontend_key **keys, size_t *
 	return 0;
 }
 
+static int bpf_info(struct dp_writer *w, const struct bs_frontend_key *key, const struct bs_frontend_info *info)
+{
+	struct bs_frontend_info stamped = *info;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	stamped.updated_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return bs_dp_set_info(((struct bpf_writer *)w)->dp, key, &stamped);
+}
+
 static void bpf_destroy(struct dp_writer *w)
 {
 	free(w);
@@ -224,6 +236,7 @@ int dp_writer_bpf_new(struct bs_dp *dp, struct dp_writer **out)
 	b->w.remove = bpf_remove;
 	b->w.read = bpf_read;
 	b->w.list = bpf_list;
+	b->w.info = bpf_info;
 	b->w.destroy = bpf_destroy;
 	b->dp = dp;
 	*out = &b->w;
@@ -238,6 +251,8 @@ struct mem_fe {
 	struct bs_frontend_spec spec;
 	bool present;
 	uint64_t changes;
+	struct bs_frontend_info info;
+	bool has_info;
 };
 
 struct mem_writer {
@@ -328,6 +343,7 @@ static int mem_remove(struct dp_writer *w, const struct bs_frontend_key *key)
 		return -ENOENT;
 	bs_frontend_spec_free(&f->spec);
 	f->present = false; /* keep the entry: its apply count stays readable */
+	f->has_info = false; /* as bs_dp_remove does */
 	m->st.removes++;
 	return 0;
 }
@@ -362,6 +378,22 @@ static int mem_list(struct dp_writer *w, struct bs_frontend_key **keys, size_t *
 	return 0;
 }
 
+static int mem_info(struct dp_writer *w, const struct bs_frontend_key *key, const struct bs_frontend_info *info)
+{
+	struct mem_writer *m = (struct mem_writer *)w;
+	struct mem_fe *f = mem_find(m, key);
+
+	m->st.infos++;
+	if (!f || !f->present)
+		return -ENOENT;
+	if (f->has_info && !memcmp(&f->info, info, offsetof(struct bs_frontend_info, updated_unix_ns)))
+		return 0;
+	f->info = *info;
+	f->has_info = true;
+	m->st.infos_changed++;
+	return 0;
+}
+
 static void mem_destroy(struct dp_writer *w)
 {
 	struct mem_writer *m = (struct mem_writer *)w;
@@ -386,6 +418,7 @@ int dp_writer_mem_new(struct dp_writer **out)
 	m->w.remove = mem_remove;
 	m->w.read = mem_read;
 	m->w.list = mem_list;
+	m->w.info = mem_info;
 	m->w.destroy = mem_destroy;
 	*out = &m->w;
 	return 0;
@@ -428,4 +461,14 @@ size_t dp_writer_mem_size(struct dp_writer *w)
 	HASH_ITER(hh, m->fes, f, tmp)
 		n += f->present;
 	return n;
+}
+
+int dp_writer_mem_get_info(struct dp_writer *w, const struct bs_frontend_key *key, struct bs_frontend_info *out)
+{
+	struct mem_fe *f = mem_find((struct mem_writer *)w, key);
+
+	if (!f || !f->present || !f->has_info)
+		return -ENOENT;
+	*out = f->info;
+	return 0;
 }

@@ -1,8 +1,8 @@
 /* The one door from the agent's reconciler to the data path: apply a frontend's spec,
- * remove a frontend, read one back, list them. Two implementations: over libbpfsplit
- * (the pinned maps) and in memory (unit tests, --dry-run), so that the reconciler's
- * logic runs without root. Also the spec helpers both sides need: copy, normalise,
- * compare, format. Functions return 0 or -errno. */
+ * remove a frontend, read one back, list them, store where a frontend comes from. Two
+ * implementations: over libbpfsplit (the pinned maps) and in memory (unit tests,
+ * --dry-run), so that the reconciler's logic runs without root. Also the spec helpers
+ * both sides need: copy, normalise, compare, format. Functions return 0 or -errno. */
 #ifndef BS_AGENT_DP_WRITER_H
 #define BS_AGENT_DP_WRITER_H
 
@@ -22,6 +22,10 @@ struct dp_writer {
 	int (*read)(struct dp_writer *w, const struct bs_frontend_key *key, struct bs_frontend_spec *out);
 	/* Every frontend key present; *keys is a heap array (free()). */
 	int (*list)(struct dp_writer *w, struct bs_frontend_key **keys, size_t *n);
+	/* Store info beside the frontend key (route, rollout, step... for `bpfsplit status`),
+	 * stamped with the time of the write; a no-op when the same is stored (the stamp
+	 * aside). -ENOENT if the frontend is unknown. Removing a frontend removes its info. */
+	int (*info)(struct dp_writer *w, const struct bs_frontend_key *key, const struct bs_frontend_info *info);
 	void (*destroy)(struct dp_writer *w);
 };
 
@@ -38,6 +42,8 @@ struct dp_writer_mem_stats {
 	uint64_t reads;
 	uint64_t lists;
 	uint64_t failures;        /* calls failed on purpose (dp_writer_mem_fail) */
+	uint64_t infos;           /* info calls */
+	uint64_t infos_changed;   /* ... that changed what is stored */
 };
 void dp_writer_mem_get_stats(struct dp_writer *w, struct dp_writer_mem_stats *out);
 void dp_writer_mem_reset_stats(struct dp_writer *w);
@@ -46,6 +52,8 @@ void dp_writer_mem_fail(struct dp_writer *w, const struct bs_frontend_key *key, 
 /* How many times apply changed key (0 when never applied). */
 uint64_t dp_writer_mem_apply_count(struct dp_writer *w, const struct bs_frontend_key *key);
 size_t dp_writer_mem_size(struct dp_writer *w);
+/* The info stored for key; -ENOENT when none. */
+int dp_writer_mem_get_info(struct dp_writer *w, const struct bs_frontend_key *key, struct bs_frontend_info *out);
 
 /* ---- spec helpers ---- */
 

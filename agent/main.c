@@ -1026,9 +1026,9 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 		a->retry_pending = false;
 	}
 	bs_debug("msg=\"reconcile pass\" full=%d desired=%zu blocked=%zu checked=%zu applied=%zu unchanged=%zu "
-		 "removed=%zu failed=%zu owned=%zu problems=%zu",
+		 "removed=%zu failed=%zu owned=%zu info_writes=%zu info_failed=%zu problems=%zu",
 		 a->full, a->last.desired, a->last.blocked, a->last.checked, a->last.applied, a->last.unchanged,
-		 a->last.removed, a->last.failed, a->last.owned, d.n_pr);
+		 a->last.removed, a->last.failed, a->last.owned, a->last.info_writes, a->last.info_failed, d.n_pr);
 	if (!a->ready && !rc) {
 		a->ready = true;
 		metrics_set_ready(a->m, true, NULL);

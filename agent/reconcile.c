@@ -19,6 +19,9 @@ struct rec_fe {
 	bool wanted;                  /* in this run's desired state */
 	char owner[CACHE_KEY_MAX];
 	enum cache_kind owner_kind;
+	struct bs_frontend_info info; /* last info stored beside the maps */
+	bool info_stored;             /* ... and the maps still hold it as far as we know */
+	int info_err;                 /* last info write error, reported once */
 };
 
 struct reconciler {
@@ -136,6 +139,7 @@ static int sync_one(struct reconciler *r, struct rec_fe *f, const struct reconci
 	}
 	f->in_sync = true;
 	f->owned = true;
+	f->info_stored = false; /* a frontend created afresh has none: store it again (a no-op if kept) */
 	st->applied++;
 	if (o->batch_start_ns && done > o->batch_start_ns)
 		bs_info("msg=\"frontend applied\" frontend=%s owner=%s/%s groups=\"%s\" event_to_map_us=%llu", fe,
@@ -147,6 +151,41 @@ static int sync_one(struct reconciler *r, struct rec_fe *f, const struct reconci
 	if (o->on_write)
 		o->on_write(o->ctx, &f->key, RA_APPLIED, f->owner, done);
 	return 0;
+}
+
+/* Store want beside the frontend f when it changed since it was last stored (every time on
+ * full runs: the writer skips identical content). Only for frontends the maps hold. A
+ * failure is reported once per cause and retried on the next run; it fails nothing else. */
+static void sync_info(struct reconciler *r, struct rec_fe *f, const struct bs_frontend_info *want, bool full,
+		      struct reconcile_stats *st)
+{
+	char fe[80];
+	int rc;
+
+	if (!f->in_sync || !r->w->info)
+		return;
+	if (f->info_stored && !full && !memcmp(&f->info, want, sizeof(*want)))
+		return;
+	dp_key_str(&f->key, fe, sizeof(fe));
+	rc = r->w->info(r->w, &f->key, want);
+	st->info_writes++;
+	if (rc) {
+		f->info_stored = false;
+		st->info_failed++;
+		if (rc != f->info_err)
+			bs_warn("msg=\"cannot store the frontend's route and rollout for bpfsplit status; retrying\" "
+				"frontend=%s owner=%s/%s err=%s",
+				fe, cache_kind_name(f->owner_kind), f->owner, strerror(-rc));
+		f->info_err = rc;
+		return;
+	}
+	if (!f->info_stored || memcmp(&f->info, want, sizeof(*want)))
+		bs_debug("msg=\"frontend info stored\" frontend=%s route=%s rollout=%s step=%d/%d phase=%s paused=%d "
+			 "aborted=%d", fe, want->route[0] ? want->route : "-", want->rollout[0] ? want->rollout : "-",
+			 want->step, want->n_steps, want->phase[0] ? want->phase : "-", want->paused, want->aborted);
+	f->info = *want;
+	f->info_stored = true;
+	f->info_err = 0;
 }
 
 /* On the first run allowed to remove, say once which frontends in the maps are not ours. */
@@ -211,6 +250,7 @@ int reconcile_run(struct reconciler *r, const struct desired *d, const struct re
 				dp_key_str(&f->key, fe, sizeof(fe));
 				bs_info("msg=\"frontend kept as found in the maps until its problem is fixed\" frontend=%s "
 					"owner=%s/%s", fe, cache_kind_name(f->owner_kind), f->owner);
+				sync_info(r, f, &df->info, o->full, st);
 				continue;
 			}
 		} else if (!f->has_good || !dp_spec_equal(&f->good, &df->spec)) {
@@ -221,10 +261,9 @@ int reconcile_run(struct reconciler *r, const struct desired *d, const struct re
 			set_good(f, &copy);
 			f->in_sync = false;
 		}
-		if (f->in_sync && !o->full)
-			continue;
-		if (sync_one(r, f, o, st))
+		if ((!f->in_sync || o->full) && sync_one(r, f, o, st))
 			failed_rc = -EAGAIN;
+		sync_info(r, f, &df->info, o->full, st);
 	}
 
 	if (o->allow_remove && !r->listed) {

@@ -11,8 +11,13 @@
  * its desired set and the maps hold it (written by this process, or found equal to the
  * desired spec). Frontends in the maps that were never in the desired set since the
  * agent started (the CLI's, or left over from a route deleted while the agent was down)
- * are left alone and logged once; nothing is stored beside the maps. Removals happen
- * only on runs with allow_remove (after the first full sync of every type). */
+ * are left alone and logged once; ownership itself is not stored beside the maps.
+ * Removals happen only on runs with allow_remove (after the first full sync of every
+ * type).
+ *
+ * Beside each frontend the maps hold, the reconciler stores the desired frontend's info
+ * (route, Rollout, step, phase) through the writer's info op, when it changed since it
+ * was last stored (and on full runs, where the writer skips identical content). */
 #ifndef BS_AGENT_RECONCILE_H
 #define BS_AGENT_RECONCILE_H
 
@@ -53,6 +58,8 @@ struct reconcile_stats {
 	size_t failed;
 	size_t not_owned;      /* present in the maps, not desired, not ours: left alone */
 	size_t owned;          /* frontends the agent owns after the run */
+	size_t info_writes;    /* info (route, rollout, step) handed to the writer */
+	size_t info_failed;    /* ... that failed (retried on the next run; not counted in failed) */
 };
 
 int reconciler_new(struct dp_writer *w, struct reconciler **out);

@@ -148,6 +148,7 @@ static int alloc_frontend_id(struct bs_dp *dp, __u32 *id)
 		if (!dp->fe_id_used[i]) {
 			dp->fe_id_used[i] = 1;
 			zero_counters(dp, BS_MAP_FE_STATS, i);
+			bpf_map_delete_elem(dp->fd[BS_MAP_FE_INFO], &i); /* a previous owner's */
 			*id = i;
 			return 0;
 		}
@@ -562,14 +563,21 @@ int bs_dp_set_info(struct bs_dp *dp, const struct bs_frontend_key *key, const st
 {
 	struct bs_frontend fe;
 	struct bs_frontend_info cur;
+	int err = 0;
 
-	if (bpf_map_lookup_elem(dp->fd[BS_MAP_FRONTENDS], key, &fe))
+	/* Under the writers' lock: a concurrent remove must not leave info behind. */
+	if (flock(dp->root_fd, LOCK_EX))
 		return -errno;
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_FRONTENDS], key, &fe))
+		err = -errno;
 	/* Unchanged (the timestamp aside): no write. */
-	if (!bpf_map_lookup_elem(dp->fd[BS_MAP_FE_INFO], &fe.id, &cur) &&
-	    !memcmp(&cur, info, offsetof(struct bs_frontend_info, updated_unix_ns)))
-		return 0;
-	return bpf_map_update_elem(dp->fd[BS_MAP_FE_INFO], &fe.id, info, BPF_ANY) ? -errno : 0;
+	else if (!bpf_map_lookup_elem(dp->fd[BS_MAP_FE_INFO], &fe.id, &cur) &&
+		 !memcmp(&cur, info, offsetof(struct bs_frontend_info, updated_unix_ns)))
+		err = 0;
+	else if (bpf_map_update_elem(dp->fd[BS_MAP_FE_INFO], &fe.id, info, BPF_ANY))
+		err = -errno;
+	flock(dp->root_fd, LOCK_UN);
+	return err;
 }
 
 int bs_dp_get_info(struct bs_dp *dp, __u32 frontend_id, struct bs_frontend_info *out)

@@ -49,6 +49,7 @@ _bpfsplit() {
 		frontend) COMPREPLY=($(compgen -W "apply list show export remove set-weights help" -- "$cur")) ;;
 		backend) COMPREPLY=($(compgen -W "list drain undrain help" -- "$cur")) ;;
 		flow) COMPREPLY=($(compgen -W "list gc help" -- "$cur")) ;;
+		status) COMPREPLY=($(compgen -W "--window" -- "$cur")) ;;
 		watch) COMPREPLY=($(compgen -W "--interval --count" -- "$cur")) ;;
 		help) COMPREPLY=($(compgen -W "dataplane frontend backend flow stats status watch" -- "$cur")) ;;
 		esac

@@ -3,7 +3,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "apply.h"
 #include "cli.h"
@@ -41,6 +43,14 @@ void help_frontend(void)
 	       "\n"
 	       "set-weights changes weights only. A running bpfsplit-agent writes its own desired\n"
 	       "state again at its next reconcile: change the HTTPRoute to make it last.\n"
+	       "\n"
+	       "For frontends written by hand and for tests (not needed with the agent, which\n"
+	       "stores it for the frontends it writes, and overwrites it):\n"
+	       "  bpfsplit frontend set-info FRONTEND [--route NS/NAME] [--rollout NS/NAME]\n"
+	       "         [--step STEP[/STEPS]] [--phase PHASE] [--paused] [--aborted]\n"
+	       "         [--canary-weight PCT]\n"
+	       "stores what 'bpfsplit status' shows about where FRONTEND comes from (all of it:\n"
+	       "what is not given is stored as unknown). It goes with the frontend.\n"
 	       "\n"
 	       "Examples:\n"
 	       "  bpfsplit frontend apply web.json\n"
@@ -531,6 +541,118 @@ out:
 	return err;
 }
 
+/* "namespace/name": one slash, both sides non-empty, short enough for bs_fe_info. */
+static int parse_ns_name(const char *opt, const char *s, char *out, size_t len)
+{
+	const char *slash = strchr(s, '/');
+
+	if (!slash || slash == s || !slash[1] || strchr(slash + 1, '/'))
+		return cli_usage("frontend", "frontend set-info: %s '%s': expected NAMESPACE/NAME", opt, s);
+	if (strlen(s) >= len)
+		return cli_usage("frontend", "frontend set-info: %s '%s': longer than %zu characters", opt, s, len - 1);
+	snprintf(out, len, "%s", s);
+	return 0;
+}
+
+/* Hidden (not in the command table, so that `frontend set` still means set-weights): for
+ * frontends written by hand and for tests, store what `bpfsplit status` shows about where
+ * a frontend comes from. bpfsplit-agent stores the same for the frontends it writes. */
+static int cmd_set_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "route", required_argument, NULL, 'r' },   { "rollout", required_argument, NULL, 'o' },
+		{ "step", required_argument, NULL, 's' },    { "phase", required_argument, NULL, 'p' },
+		{ "paused", no_argument, NULL, 'P' },        { "aborted", no_argument, NULL, 'A' },
+		{ "canary-weight", required_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct bs_frontend_info fi = { .step = -1 };
+	struct bs_frontend_key key;
+	struct bs_dp *dp = NULL;
+	struct timespec ts;
+	char name[80];
+	int c, err;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		__u64 a, b;
+		char *slash;
+
+		switch (c) {
+		case 'r':
+			err = parse_ns_name("--route", optarg, fi.route, sizeof(fi.route));
+			if (err)
+				return err;
+			break;
+		case 'o':
+			err = parse_ns_name("--rollout", optarg, fi.rollout, sizeof(fi.rollout));
+			if (err)
+				return err;
+			break;
+		case 's':
+			slash = strchr(optarg, '/');
+			if (slash)
+				*slash = '\0';
+			if (cli_parse_u64(optarg, INT32_MAX, &a) || (slash && (cli_parse_u64(slash + 1, INT32_MAX, &b) || !b))) {
+				if (slash)
+					*slash = '/';
+				return cli_usage("frontend", "frontend set-info: --step '%s': expected STEP or STEP/STEPS", optarg);
+			}
+			fi.step = (__s32)a;
+			fi.n_steps = slash ? (__s32)b : 0;
+			break;
+		case 'p':
+			if (!optarg[0] || strlen(optarg) >= sizeof(fi.phase))
+				return cli_usage("frontend", "frontend set-info: --phase '%s': 1..%zu characters", optarg,
+						 sizeof(fi.phase) - 1);
+			snprintf(fi.phase, sizeof(fi.phase), "%s", optarg);
+			break;
+		case 'P':
+			fi.paused = 1;
+			break;
+		case 'A':
+			fi.aborted = 1;
+			break;
+		case 'w':
+			if (cli_parse_u64(optarg, 100, &a))
+				return cli_usage("frontend", "frontend set-info: --canary-weight '%s': expected 0..100", optarg);
+			fi.rollout_canary_weight = (__u32)a;
+			break;
+		case 'h':
+			help_frontend();
+			return 0;
+		default:
+			return cli_usage("frontend", "frontend set-info: unknown option or missing value '%s'",
+					 argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage("frontend", "frontend set-info: expected one FRONTEND");
+	err = parse_frontend_arg(argv[optind], &key);
+	if (err)
+		return err;
+	bs_frontend_key_format(&key, name, sizeof(name));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fi.updated_unix_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+	err = cli_open_pinned(&dp);
+	if (err)
+		return err;
+	err = bs_dp_set_info(dp, &key, &fi);
+	if (err) {
+		cli_fail(err, "frontend %s", name);
+	} else if (cli.json) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "frontend", name);
+		cJSON_AddStringToObject(o, "result", "stored");
+		err = out_json(o);
+	} else {
+		printf("frontend %s: info stored\n", name);
+	}
+	bs_dp_close(dp);
+	return err;
+}
+
 static const struct cli_cmd cmds[] = {
 	{ "apply", cmd_apply },   { "list", cmd_list },     { "show", cmd_show },
 	{ "export", cmd_export }, { "remove", cmd_remove }, { "set-weights", cmd_set_weights },
@@ -539,5 +661,7 @@ static const struct cli_cmd cmds[] = {
 
 int do_frontend(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "set-info")) /* exact name only: see cmd_set_info */
+		return cmd_set_info(argc - 1, argv + 1);
 	return cli_dispatch("frontend", cmds, argc - 1, argv + 1, help_frontend);
 }

@@ -1,5 +1,8 @@
-/* bpfsplit status (links, then every frontend in full) and bpfsplit watch (the split
- * each group actually gets, as rates over an interval). */
+/* bpfsplit status: the links, then each frontend with where it comes from (route,
+ * rollout, step and phase, stored by the agent beside the maps), each group's configured
+ * weight and the share of new connections it actually got over a window, and each
+ * backend with its state, open connections and counters.
+ * bpfsplit watch: the same again every interval, the window being the interval. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -10,6 +13,8 @@
 #include "cli.h"
 #include "output.h"
 #include "view.h"
+
+#define MAX_WINDOW_S 3600
 
 struct links {
 	cJSON *arr;
@@ -35,53 +40,7 @@ static int link_cb(const struct bs_link_info *li, void *arg)
 	return 0;
 }
 
-int do_status(int argc, char **argv)
-{
-	int first = cli_no_options("status", help_stats, argc, argv), err;
-	struct view_frontend *v = NULL;
-	struct links l = {};
-	struct bs_dp *dp = NULL;
-	size_t n = 0;
-
-	if (first <= 0)
-		return first;
-	if (first < argc)
-		return cli_usage("status", "status: takes no arguments (see 'frontend show FRONTEND')");
-	err = cli_open_pinned(&dp);
-	if (err)
-		return err;
-	err = view_frontends_all(dp, &v, &n);
-	if (err) {
-		cli_fail(err, "pin root %s: cannot list frontends", cli.pin_root);
-		goto out;
-	}
-	if (cli.json) {
-		cJSON *doc = cJSON_CreateObject(), *fes;
-
-		cJSON_AddStringToObject(doc, "pin_root", cli.pin_root);
-		l.arr = cJSON_AddArrayToObject(doc, "links");
-		bs_dp_for_each_link(cli.pin_root, link_cb, &l);
-		fes = cJSON_AddArrayToObject(doc, "frontends");
-		for (size_t i = 0; i < n; i++)
-			cJSON_AddItemToArray(fes, view_frontend_json(&v[i]));
-		err = out_json(doc);
-		goto out;
-	}
-	bs_dp_for_each_link(cli.pin_root, link_cb, &l);
-	printf("data path %s: %s\n", cli.pin_root, l.text[0] ? l.text : "not attached anywhere");
-	if (!n)
-		printf("no frontends\n");
-	for (size_t i = 0; i < n; i++) {
-		printf("\n");
-		view_frontend_print(&v[i]);
-	}
-out:
-	view_frontends_free(v, n);
-	bs_dp_close(dp);
-	return err;
-}
-
-static __u64 now_ns(void)
+static __u64 mono_ns(void)
 {
 	struct timespec ts;
 
@@ -89,107 +48,386 @@ static __u64 now_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* Counters of a backend id in a previous round (0 when it was not there). */
-static __u64 prev_new_conns(const struct view_frontend *prev, size_t n_prev, __u32 id)
+static void sleep_ns(__u64 ns)
 {
-	for (size_t f = 0; f < n_prev; f++)
-		for (__u32 g = 0; g < prev[f].n_groups; g++)
-			for (__u32 i = 0; i < prev[f].groups[g].n_backends; i++)
-				if (prev[f].groups[g].backends[i].id == id)
-					return prev[f].groups[g].backends[i].counters.new_conns;
+	struct timespec ts = { ns / 1000000000ULL, ns % 1000000000ULL };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* "--window 1", "--interval 0.5": seconds, 0 allowed when zero_ok. */
+static int parse_seconds(const char *obj, const char *opt, const char *s, bool zero_ok, double *out)
+{
+	char *end;
+	double secs = strtod(s, &end);
+
+	if (*end || end == s || !(secs >= 0 && secs <= MAX_WINDOW_S) || (secs > 0 && secs < 0.01) ||
+	    (!zero_ok && secs < 0.1))
+		return cli_usage(obj, "%s: %s '%s': expected seconds, %s..%d", obj, opt, s,
+				 zero_ok ? "0 (cumulative) or 0.01" : "0.1", MAX_WINDOW_S);
+	*out = secs;
 	return 0;
 }
 
-static const struct view_frontend *prev_frontend(const struct view_frontend *prev, size_t n_prev,
-						 const struct view_frontend *v)
+/* ---- one rendering: the sample now, against the sample at the start of the window ---- */
+
+struct round {
+	const struct view_frontend *v;    /* now */
+	size_t n;
+	bool windowed;                    /* false: cumulative (since the ids were allocated) */
+	const struct view_frontend *prev; /* at the start of the window */
+	size_t n_prev;
+	double window_s;                  /* measured between the two samples; 0: cumulative */
+};
+
+static const struct view_backend *prev_backend(const struct round *r, const struct view_backend *vb)
 {
-	for (size_t f = 0; f < n_prev; f++)
-		if (!view_key_cmp(&prev[f].key, &v->key) && prev[f].fe.id == v->fe.id)
-			return &prev[f];
+	for (size_t f = 0; f < r->n_prev; f++)
+		for (__u32 g = 0; g < r->prev[f].n_groups; g++)
+			for (__u32 i = 0; i < r->prev[f].groups[g].n_backends; i++) {
+				const struct view_backend *p = &r->prev[f].groups[g].backends[i];
+
+				if (p->id == vb->id && p->spec.family == vb->spec.family && p->spec.port == vb->spec.port &&
+				    !memcmp(p->spec.addr, vb->spec.addr, sizeof(p->spec.addr)))
+					return p;
+			}
 	return NULL;
 }
 
-static double rate(__u64 now, __u64 before, double secs)
+static const struct view_frontend *prev_frontend(const struct round *r, const struct view_frontend *v)
 {
-	return secs > 0 && now >= before ? (now - before) / secs : 0;
+	for (size_t f = 0; f < r->n_prev; f++)
+		if (!view_key_cmp(&r->prev[f].key, &v->key) && r->prev[f].fe.id == v->fe.id)
+			return &r->prev[f];
+	return NULL;
 }
 
-/* One round: per frontend and group, new connections per second over the interval. */
-static int watch_round(const struct view_frontend *v, size_t n, const struct view_frontend *prev, size_t n_prev,
-		       double secs, bool first_round)
+/* A counter over the window: its growth since the window began. A backend or frontend
+ * that appeared meanwhile started from zero (ids get zeroed counters). */
+static __u64 growth(__u64 now, const __u64 *before)
 {
-	cJSON *doc = NULL, *fes = NULL;
-	time_t t = time(NULL);
-	char when[32];
+	return before && now >= *before ? now - *before : now;
+}
 
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-	if (cli.json) {
-		doc = cJSON_CreateObject();
-		cJSON_AddStringToObject(doc, "time", when);
-		out_json_u64(doc, "interval_ns", first_round ? 0 : (__u64)(secs * 1e9));
-		fes = cJSON_AddArrayToObject(doc, "frontends");
+/* New connections a backend took over the window (since its id was allocated when cumulative). */
+static __u64 backend_observed(const struct round *r, const struct view_backend *vb)
+{
+	const struct view_backend *p;
+
+	if (vb->id == BS_ID_NONE)
+		return 0;
+	if (!r->windowed)
+		return vb->counters.new_conns;
+	p = prev_backend(r, vb);
+	return growth(vb->counters.new_conns, p ? &p->counters.new_conns : NULL);
+}
+
+struct fe_observed {
+	__u64 group[BS_MAX_GROUPS];
+	__u64 total;        /* over every group: the denominator of the observed shares */
+	__u64 new_conns;    /* the frontend's own counters over the window */
+	__u64 rejected;
+	__u64 listed_active; /* open connections to the backends listed */
+};
+
+static void observe(const struct round *r, const struct view_frontend *v, struct fe_observed *o)
+{
+	const struct view_frontend *pf = r->windowed ? prev_frontend(r, v) : NULL;
+
+	memset(o, 0, sizeof(*o));
+	for (__u32 g = 0; g < v->n_groups; g++) {
+		for (__u32 i = 0; i < v->groups[g].n_backends; i++) {
+			o->group[g] += backend_observed(r, &v->groups[g].backends[i]);
+			o->listed_active += v->groups[g].backends[i].active_conns;
+		}
+		o->total += o->group[g];
+	}
+	o->new_conns = r->windowed ? growth(v->counters.new_conns, pf ? &pf->counters.new_conns : NULL)
+				   : v->counters.new_conns;
+	o->rejected = r->windowed ? growth(v->counters.rejected, pf ? &pf->counters.rejected : NULL)
+				  : v->counters.rejected;
+}
+
+/* ---- JSON ---- */
+
+static void add_str_or_null(cJSON *o, const char *name, const char *s)
+{
+	if (s[0])
+		cJSON_AddStringToObject(o, name, s);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+static cJSON *info_json(const struct view_frontend *v)
+{
+	const struct bs_frontend_info *fi = &v->info;
+	cJSON *o;
+
+	if (!v->has_info)
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	add_str_or_null(o, "route", fi->route);
+	add_str_or_null(o, "rollout", fi->rollout);
+	if (fi->step >= 0)
+		cJSON_AddNumberToObject(o, "step", fi->step);
+	else
+		cJSON_AddNullToObject(o, "step");
+	if (fi->n_steps > 0)
+		cJSON_AddNumberToObject(o, "n_steps", fi->n_steps);
+	else
+		cJSON_AddNullToObject(o, "n_steps");
+	add_str_or_null(o, "phase", fi->phase);
+	cJSON_AddBoolToObject(o, "paused", fi->paused);
+	cJSON_AddBoolToObject(o, "aborted", fi->aborted);
+	if (fi->rollout[0])
+		cJSON_AddNumberToObject(o, "rollout_canary_weight_pct", fi->rollout_canary_weight);
+	else
+		cJSON_AddNullToObject(o, "rollout_canary_weight_pct");
+	out_json_u64(o, "updated_unix_ns", fi->updated_unix_ns);
+	return o;
+}
+
+/* `frontend show -j`'s object, plus where it comes from, open connections and what was
+ * observed over the window. */
+static cJSON *frontend_json(const struct round *r, const struct view_frontend *v)
+{
+	cJSON *o = view_frontend_json(v), *groups = cJSON_GetObjectItemCaseSensitive(o, "groups"), *gj;
+	struct fe_observed ob;
+	__u32 g = 0;
+
+	observe(r, v, &ob);
+	cJSON_AddItemToObject(o, "info", info_json(v));
+	out_json_u64(o, "active_conns", v->active_conns);
+	out_json_u64(o, "active_conns_unlisted", v->active_conns > ob.listed_active ? v->active_conns - ob.listed_active : 0);
+	out_json_u64(o, "observed_new_conns", ob.total);
+	out_json_u64(o, "observed_frontend_new_conns", ob.new_conns);
+	out_json_u64(o, "observed_rejected", ob.rejected);
+	cJSON_ArrayForEach(gj, groups) {
+		const struct view_group *vg = &v->groups[g];
+		cJSON *bj;
+		__u32 i = 0;
+
+		if (g >= v->n_groups)
+			break;
+		out_json_u64(gj, "observed_new_conns", ob.group[g]);
+		if (ob.total)
+			cJSON_AddNumberToObject(gj, "observed_share_pct", out_pct(100.0 * ob.group[g] / ob.total));
+		else
+			cJSON_AddNullToObject(gj, "observed_share_pct");
+		if (r->window_s > 0)
+			cJSON_AddNumberToObject(gj, "new_conns_per_s", ob.group[g] / r->window_s);
+		cJSON_ArrayForEach(bj, cJSON_GetObjectItemCaseSensitive(gj, "backends")) {
+			if (i >= vg->n_backends)
+				break;
+			out_json_u64(bj, "active_conns", vg->backends[i].active_conns);
+			out_json_u64(bj, "observed_new_conns", backend_observed(r, &vg->backends[i]));
+			i++;
+		}
+		g++;
+	}
+	return o;
+}
+
+/* ---- plain ---- */
+
+static void print_frontend(const struct round *r, const struct view_frontend *v)
+{
+	const struct bs_frontend_info *fi = &v->info;
+	struct fe_observed ob;
+	int aw = 15;
+
+	observe(r, v, &ob);
+	printf("frontend %s", v->name);
+	if (!v->has_info) {
+		printf("  written by hand");
 	} else {
+		if (fi->route[0])
+			printf("  route %s", fi->route);
+		if (fi->rollout[0])
+			printf("  rollout %s", fi->rollout);
+		if (fi->step >= 0 && fi->n_steps > 0)
+			printf("  step %d/%d", fi->step, fi->n_steps);
+		else if (fi->step >= 0)
+			printf("  step %d", fi->step);
+		if (fi->phase[0])
+			printf("  %s", fi->phase);
+		if (fi->aborted)
+			printf("  aborted");
+		else if (fi->paused && strcmp(fi->phase, "Paused"))
+			printf("  paused");
+		if (fi->rollout[0])
+			printf("  canary weight %u%%", fi->rollout_canary_weight);
+	}
+	printf("\n  id %u  affinity %s  active_conns %llu  new_conns %llu  rejected %llu  packets %llu  bytes %llu\n",
+	       v->fe.id, out_affinity(v->affinity), (unsigned long long)v->active_conns,
+	       (unsigned long long)v->counters.new_conns, (unsigned long long)v->counters.rejected,
+	       (unsigned long long)v->counters.packets, (unsigned long long)v->counters.bytes);
+	if (r->windowed && ob.rejected)
+		printf("  %llu new connections refused in the window\n", (unsigned long long)ob.rejected);
+	if (v->active_conns > ob.listed_active)
+		printf("  %llu open connections to backends no longer listed\n",
+		       (unsigned long long)(v->active_conns - ob.listed_active));
+	if (!v->n_groups) {
+		printf("  no groups: every new connection is refused\n");
+		return;
+	}
+	for (__u32 g = 0; g < v->n_groups; g++)
+		for (__u32 i = 0; i < v->groups[g].n_backends; i++) {
+			const struct view_backend *vb = &v->groups[g].backends[i];
+			char ep[64];
+
+			bs_endpoint_format(vb->spec.addr, vb->spec.port, vb->spec.family, ep, sizeof(ep));
+			if ((int)strlen(ep) > aw)
+				aw = strlen(ep);
+		}
+	for (__u32 g = 0; g < v->n_groups; g++) {
+		const struct view_group *vg = &v->groups[g];
+
+		printf("  group %s  weight %u (%.1f%%)  observed ", vg->name, vg->weight, view_share_pct(v, g));
+		if (ob.total)
+			printf("%.1f%% (%llu/%llu)\n", 100.0 * ob.group[g] / ob.total, (unsigned long long)ob.group[g],
+			       (unsigned long long)ob.total);
+		else
+			printf("- (0/0)\n");
+		if (!vg->n_backends) {
+			printf("    no backends\n");
+			continue;
+		}
+		printf("    %-*s %-8s %8s %10s %10s %12s %6s\n", aw, "BACKEND", "STATE", "ACTIVE", "NEW_CONNS", "PACKETS",
+		       "BYTES", "ID");
+		for (__u32 i = 0; i < vg->n_backends; i++) {
+			const struct view_backend *vb = &vg->backends[i];
+			char ep[64];
+
+			bs_endpoint_format(vb->spec.addr, vb->spec.port, vb->spec.family, ep, sizeof(ep));
+			printf("    %-*s %-8s %8llu %10llu %10llu %12llu %6u\n", aw, ep, out_backend_state(vb->spec.state),
+			       (unsigned long long)vb->active_conns, (unsigned long long)vb->counters.new_conns,
+			       (unsigned long long)vb->counters.packets, (unsigned long long)vb->counters.bytes, vb->id);
+		}
+	}
+}
+
+/* The whole document: links, what "observed" means, every frontend. watch_time is the
+ * round's time for watch (NULL for status). */
+static int render(const struct round *r, const char *watch_time, double interval_s)
+{
+	struct links l = {};
+
+	if (cli.json) {
+		cJSON *doc = cJSON_CreateObject(), *fes;
+
+		if (watch_time)
+			cJSON_AddStringToObject(doc, "time", watch_time);
+		cJSON_AddStringToObject(doc, "pin_root", cli.pin_root);
+		l.arr = cJSON_AddArrayToObject(doc, "links");
+		bs_dp_for_each_link(cli.pin_root, link_cb, &l);
+		cJSON_AddStringToObject(doc, "observed", r->windowed ? "window" : "cumulative");
+		cJSON_AddNumberToObject(doc, "window_s", r->windowed ? (double)(long long)(r->window_s * 1000 + 0.5) / 1000 : 0);
+		fes = cJSON_AddArrayToObject(doc, "frontends");
+		for (size_t i = 0; i < r->n; i++)
+			cJSON_AddItemToArray(fes, frontend_json(r, &r->v[i]));
+		return out_json(doc);
+	}
+	if (watch_time) {
 		if (isatty(STDOUT_FILENO))
 			printf("\033[H\033[2J");
-		printf("bpfsplit watch  %s  %s  every %.1fs\n", cli.pin_root, when, secs);
-		if (!n)
-			printf("\nno frontends\n");
+		printf("bpfsplit watch  %s  %s  every %.1fs\n", cli.pin_root, watch_time, interval_s);
 	}
-	for (size_t f = 0; f < n; f++) {
-		const struct view_frontend *pf = first_round ? NULL : prev_frontend(prev, n_prev, &v[f]);
-		double group_rate[BS_MAX_GROUPS] = {}, total = 0, fe_rate = 0, pps = 0;
-		cJSON *fj = NULL, *gl = NULL;
-
-		for (__u32 g = 0; pf && g < v[f].n_groups; g++) {
-			for (__u32 i = 0; i < v[f].groups[g].n_backends; i++) {
-				const struct view_backend *vb = &v[f].groups[g].backends[i];
-
-				group_rate[g] += rate(vb->counters.new_conns, prev_new_conns(prev, n_prev, vb->id), secs);
-			}
-			total += group_rate[g];
-		}
-		if (pf) {
-			fe_rate = rate(v[f].counters.new_conns, pf->counters.new_conns, secs);
-			pps = rate(v[f].counters.packets, pf->counters.packets, secs);
-		}
-		if (cli.json) {
-			fj = cJSON_CreateObject();
-			cJSON_AddStringToObject(fj, "frontend", v[f].name);
-			cJSON_AddNumberToObject(fj, "new_conns_per_s", fe_rate);
-			cJSON_AddNumberToObject(fj, "packets_per_s", pps);
-			cJSON_AddItemToObject(fj, "counters", out_json_counters(&v[f].counters, true));
-			gl = cJSON_AddArrayToObject(fj, "groups");
-			cJSON_AddItemToArray(fes, fj);
-		} else {
-			printf("\nfrontend %s  new_conns/s %.1f  packets/s %.1f  rejected %llu\n", v[f].name, fe_rate, pps,
-			       (unsigned long long)v[f].counters.rejected);
-		}
-		for (__u32 g = 0; g < v[f].n_groups; g++) {
-			const struct view_group *vg = &v[f].groups[g];
-			double got = total > 0 ? 100.0 * group_rate[g] / total : 0;
-
-			if (cli.json) {
-				cJSON *gj = cJSON_CreateObject();
-
-				cJSON_AddStringToObject(gj, "name", vg->name);
-				cJSON_AddNumberToObject(gj, "weight", vg->weight);
-				cJSON_AddNumberToObject(gj, "share_pct", out_pct(view_share_pct(&v[f], g)));
-				cJSON_AddNumberToObject(gj, "new_conns_per_s", group_rate[g]);
-				cJSON_AddNumberToObject(gj, "observed_share_pct", out_pct(got));
-				cJSON_AddNumberToObject(gj, "ready_backends", vg->n_ready);
-				cJSON_AddNumberToObject(gj, "backends", vg->n_backends);
-				cJSON_AddItemToArray(gl, gj);
-			} else {
-				printf("  %-16s weight %7u (%5.1f%%)  new_conns/s %8.1f (%5.1f%%)  backends %u/%u ready\n",
-				       vg->name, vg->weight, view_share_pct(&v[f], g), group_rate[g], got, vg->n_ready,
-				       vg->n_backends);
-			}
-		}
+	bs_dp_for_each_link(cli.pin_root, link_cb, &l);
+	printf("data path %s: %s\n", cli.pin_root, l.text[0] ? l.text : "not attached anywhere");
+	if (r->windowed)
+		printf("observed: share of the new connections of the last %.2fs (%s)\n", r->window_s,
+		       watch_time ? "--interval" : "--window");
+	else
+		printf("observed: share of the new connections since the backend ids were allocated (--window 0)\n");
+	if (!r->n)
+		printf("no frontends\n");
+	for (size_t i = 0; i < r->n; i++) {
+		printf("\n");
+		print_frontend(r, &r->v[i]);
 	}
-	if (cli.json)
-		return out_json(doc);
 	fflush(stdout);
 	return 0;
+}
+
+/* Every frontend with its counters, and (with conns) the open connections of each backend. */
+static int sample(struct bs_dp *dp, struct view_frontend **v, size_t *n, bool conns)
+{
+	int err = view_frontends_all(dp, v, n);
+
+	if (err)
+		return cli_fail(err, "pin root %s: cannot list frontends", cli.pin_root);
+	if (conns) {
+		err = view_count_conns(dp, *v, *n);
+		if (err)
+			return cli_fail(err, "pin root %s: cannot read the connection records", cli.pin_root);
+	}
+	return 0;
+}
+
+static void help_status(void)
+{
+	help_stats();
+}
+
+int do_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "window", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct view_frontend *v = NULL, *prev = NULL;
+	size_t n = 0, n_prev = 0;
+	struct round r = {};
+	struct bs_dp *dp = NULL;
+	double window_s = 1;
+	__u64 t0 = 0;
+	int c, err;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'w':
+			err = parse_seconds("status", "--window", optarg, true, &window_s);
+			if (err)
+				return err;
+			break;
+		case 'h':
+			help_status();
+			return 0;
+		default:
+			return cli_usage("status", "status: unknown option or missing value '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage("status", "status: takes no arguments (see 'frontend show FRONTEND')");
+	err = cli_open_pinned(&dp);
+	if (err)
+		return err;
+	if (window_s > 0) {
+		t0 = mono_ns();
+		err = sample(dp, &prev, &n_prev, false);
+		if (err)
+			goto out;
+		sleep_ns((__u64)(window_s * 1e9));
+	}
+	r.window_s = window_s > 0 ? (mono_ns() - t0) / 1e9 : 0;
+	err = sample(dp, &v, &n, true);
+	if (err)
+		goto out;
+	r.v = v;
+	r.n = n;
+	r.windowed = window_s > 0;
+	r.prev = prev;
+	r.n_prev = n_prev;
+	err = render(&r, NULL, 0);
+out:
+	view_frontends_free(v, n);
+	view_frontends_free(prev, n_prev);
+	bs_dp_close(dp);
+	return err;
 }
 
 int do_watch(int argc, char **argv)
@@ -203,27 +441,24 @@ int do_watch(int argc, char **argv)
 	struct view_frontend *v = NULL, *prev = NULL;
 	size_t n = 0, n_prev = 0;
 	struct bs_dp *dp = NULL;
-	__u64 interval_ms = 2000, count = 0, t_prev = 0;
+	double interval_s = 2;
+	__u64 count = 0, t_prev;
 	int c, err;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		double secs;
-		char *end;
-
 		switch (c) {
 		case 'i':
-			secs = strtod(optarg, &end);
-			if (*end || end == optarg || !(secs >= 0.1 && secs <= 3600))
-				return cli_usage("watch", "watch: --interval '%s': expected seconds, 0.1..3600", optarg);
-			interval_ms = (__u64)(secs * 1000);
+			err = parse_seconds("watch", "--interval", optarg, false, &interval_s);
+			if (err)
+				return err;
 			break;
 		case 'c':
 			if (cli_parse_u64(optarg, ~0ULL, &count) || !count)
 				return cli_usage("watch", "watch: --count '%s': expected a positive number", optarg);
 			break;
 		case 'h':
-			help_stats();
+			help_status();
 			return 0;
 		default:
 			return cli_usage("watch", "watch: unknown option or missing value '%s'", argv[optind - 1]);
@@ -234,27 +469,36 @@ int do_watch(int argc, char **argv)
 	err = cli_open_pinned(&dp);
 	if (err)
 		return err;
-	for (__u64 round = 0; !count || round < count; round++) {
-		struct timespec ts = { interval_ms / 1000, (interval_ms % 1000) * 1000000 };
-		__u64 t = now_ns();
+	t_prev = mono_ns();
+	err = sample(dp, &prev, &n_prev, false);
+	for (__u64 round = 0; !err && (!count || round < count); round++) {
+		struct round r = {};
+		time_t now;
+		char when[32];
+		__u64 t;
 
-		if (round)
-			nanosleep(&ts, NULL);
-		t = now_ns();
-		err = view_frontends_all(dp, &v, &n);
-		if (err) {
-			cli_fail(err, "pin root %s: cannot list frontends", cli.pin_root);
+		sleep_ns((__u64)(interval_s * 1e9));
+		t = mono_ns();
+		err = sample(dp, &v, &n, true);
+		if (err)
 			break;
-		}
-		err = watch_round(v, n, prev, n_prev, round ? (t - t_prev) / 1e9 : interval_ms / 1e3, !round);
+		now = time(NULL);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+		r.v = v;
+		r.n = n;
+		r.windowed = true;
+		r.prev = prev;
+		r.n_prev = n_prev;
+		r.window_s = (t - t_prev) / 1e9;
+		err = render(&r, when, interval_s);
 		view_frontends_free(prev, n_prev);
 		prev = v;
 		n_prev = n;
 		v = NULL;
+		n = 0;
 		t_prev = t;
-		if (err)
-			break;
 	}
+	view_frontends_free(v, n);
 	view_frontends_free(prev, n_prev);
 	bs_dp_close(dp);
 	return err;

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
+#include <uthash.h>
 #include "view.h"
 
 struct members {
@@ -78,6 +80,20 @@ static __u32 backend_id_of(const struct bs_backend *be, const __u32 *ids, size_t
 	return BS_ID_NONE;
 }
 
+/* Backends in address order, so that every listing is stable. */
+static int backend_cmp(const void *pa, const void *pb)
+{
+	const struct view_backend *a = pa, *b = pb;
+	int c;
+
+	if (a->spec.family != b->spec.family)
+		return a->spec.family < b->spec.family ? -1 : 1;
+	c = memcmp(a->spec.addr, b->spec.addr, sizeof(a->spec.addr));
+	if (c)
+		return c;
+	return ntohs(a->spec.port) < ntohs(b->spec.port) ? -1 : ntohs(a->spec.port) > ntohs(b->spec.port);
+}
+
 static int build(struct bs_dp *dp, const struct members *m, const struct bs_frontend_key *key,
 		 struct view_frontend *v)
 {
@@ -97,6 +113,12 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 	}
 	v->affinity = spec.affinity;
 	bs_dp_frontend_counters(dp, v->fe.id, &v->counters);
+	v->has_info = !bs_dp_get_info(dp, v->fe.id, &v->info);
+	if (v->has_info) { /* NUL-terminate whatever a writer left */
+		v->info.route[sizeof(v->info.route) - 1] = '\0';
+		v->info.rollout[sizeof(v->info.rollout) - 1] = '\0';
+		v->info.phase[sizeof(v->info.phase) - 1] = '\0';
+	}
 	v->n_groups = spec.n_groups;
 	for (__u32 g = 0; g < spec.n_groups; g++) {
 		const struct bs_group_spec *gs = &spec.groups[g];
@@ -127,6 +149,7 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 				bs_dp_backend_counters(dp, vb->id, &vb->counters);
 			vg->n_ready += vb->spec.state == BS_BACKEND_READY;
 		}
+		qsort(vg->backends, vg->n_backends, sizeof(*vg->backends), backend_cmp);
 		free(be);
 		free(ids);
 	}
@@ -263,4 +286,114 @@ void view_frontends_free(struct view_frontend *v, size_t n)
 double view_share_pct(const struct view_frontend *v, __u32 group)
 {
 	return v->weight_sum ? 100.0 * v->groups[group].weight / v->weight_sum : 0.0;
+}
+
+/* ---- open connections ---- */
+
+struct conn_slot_key {
+	__u32 frontend_id;
+	__u32 backend_id;
+};
+
+struct conn_slot {
+	UT_hash_handle hh;
+	struct conn_slot_key key;        /* backend_id 0: the frontend itself */
+	struct view_frontend *fe;
+	struct view_backend *be[BS_MAX_GROUPS]; /* the same backend may sit in several groups */
+	unsigned int n_be;
+};
+
+struct conn_ctx {
+	struct conn_slot *slots;
+	__u64 now_ns, udp_idle_ns;
+};
+
+static int count_conn(const struct bs_flow_key *k, const struct bs_conn *c, void *arg)
+{
+	struct conn_ctx *cx = arg;
+	struct conn_slot_key key = { c->frontend_id, 0 };
+	struct conn_slot *s;
+
+	if (c->flags & BS_CONN_F_CLOSING)
+		return 0;
+	if (k->proto == IPPROTO_UDP && cx->now_ns > c->last_ns && cx->now_ns - c->last_ns > cx->udp_idle_ns)
+		return 0;
+	HASH_FIND(hh, cx->slots, &key, sizeof(key), s);
+	if (!s)
+		return 0; /* a frontend removed since */
+	s->fe->active_conns++;
+	key.backend_id = c->backend_id;
+	HASH_FIND(hh, cx->slots, &key, sizeof(key), s);
+	/* The id names a backend of this frontend; the address guards against a slot reused
+	 * since the record was made. */
+	for (unsigned int i = 0; s && i < s->n_be; i++) {
+		const struct bs_backend_spec *b = &s->be[i]->spec;
+
+		if (b->family == c->family && b->port == c->backend_port && !memcmp(b->addr, c->backend_addr, 16)) {
+			s->be[i]->active_conns++;
+			break; /* counted once, in the first group listing it */
+		}
+	}
+	return 0;
+}
+
+static struct conn_slot *slot_get(struct conn_ctx *cx, __u32 fe_id, __u32 be_id)
+{
+	struct conn_slot_key key = { fe_id, be_id };
+	struct conn_slot *s;
+
+	HASH_FIND(hh, cx->slots, &key, sizeof(key), s);
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->key = key;
+	HASH_ADD(hh, cx->slots, key, sizeof(s->key), s);
+	return s;
+}
+
+int view_count_conns(struct bs_dp *dp, struct view_frontend *v, size_t n)
+{
+	struct conn_ctx cx = { 0 };
+	struct conn_slot *s, *tmp;
+	struct bs_settings set;
+	struct timespec ts;
+	int err = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of bpf_ktime_get_ns */
+	cx.now_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+	cx.udp_idle_ns = bs_dp_get_settings(dp, &set) ? BS_DEFAULT_UDP_IDLE_NS : set.udp_idle_ns;
+	for (size_t f = 0; f < n && !err; f++) {
+		v[f].active_conns = 0;
+		s = slot_get(&cx, v[f].fe.id, 0);
+		if (!s) {
+			err = -ENOMEM;
+			break;
+		}
+		s->fe = &v[f];
+		for (__u32 g = 0; g < v[f].n_groups && !err; g++) {
+			for (__u32 i = 0; i < v[f].groups[g].n_backends; i++) {
+				struct view_backend *vb = &v[f].groups[g].backends[i];
+
+				vb->active_conns = 0;
+				if (vb->id == BS_ID_NONE)
+					continue;
+				s = slot_get(&cx, v[f].fe.id, vb->id);
+				if (!s) {
+					err = -ENOMEM;
+					break;
+				}
+				if (s->n_be < BS_MAX_GROUPS)
+					s->be[s->n_be++] = vb;
+			}
+		}
+	}
+	if (!err)
+		err = bs_dp_for_each_conn(dp, count_conn, &cx);
+	HASH_ITER(hh, cx.slots, s, tmp) {
+		HASH_DEL(cx.slots, s);
+		free(s);
+	}
+	return err;
 }

@@ -1,9 +1,11 @@
 /* A read-only view of frontends as the CLI shows them: the spec read back with
- * bs_dp_read, plus what the spec does not carry (frontend id, table ids, backend ids)
- * and the counters of each. */
+ * bs_dp_read, plus what the spec does not carry (frontend id, table ids, backend ids,
+ * the route and rollout stored beside the frontend), the counters of each and, on
+ * request, the open connections of each backend. */
 #ifndef BS_VIEW_H
 #define BS_VIEW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <cjson/cJSON.h>
 #include "bpfsplit.h"
@@ -12,6 +14,7 @@ struct view_backend {
 	struct bs_backend_spec spec;  /* address, port, family, state in this group */
 	__u32 id;                     /* key in bs_backends; BS_ID_NONE if not found */
 	struct bs_counters counters;  /* of the backend over every frontend naming it */
+	__u64 active_conns;           /* open connection records of this frontend to it (view_count_conns) */
 };
 
 struct view_group {
@@ -32,6 +35,9 @@ struct view_frontend {
 	__u64 weight_sum;
 	__u32 n_groups;
 	struct view_group groups[BS_MAX_GROUPS];
+	bool has_info;                /* bs_fe_info holds where it comes from (else: written by hand) */
+	struct bs_frontend_info info;
+	__u64 active_conns;           /* open connection records of this frontend, any backend */
 };
 
 /* One frontend; -ENOENT if unknown. Free with view_frontend_free. */
@@ -44,6 +50,10 @@ int view_frontend_keys(struct bs_dp *dp, struct bs_frontend_key **keys, size_t *
 /* Every frontend, sorted by address, port and protocol. Free with view_frontends_free. */
 int view_frontends_all(struct bs_dp *dp, struct view_frontend **out, size_t *n);
 void view_frontends_free(struct view_frontend *v, size_t n);
+
+/* Count the open connection records (TCP not closing, UDP not idle) of each frontend and
+ * each of its backends, in one pass over bs_conns. */
+int view_count_conns(struct bs_dp *dp, struct view_frontend *v, size_t n);
 
 /* Share of a group's weight in percent (0 when every weight is 0). */
 double view_share_pct(const struct view_frontend *v, __u32 group);

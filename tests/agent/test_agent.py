@@ -390,6 +390,68 @@ class AgentMapsTest(AgentTest):
         fe = self.cli_json("frontend", "show", frontend)
         return fe and {g["name"]: g["weight"] for g in fe["groups"]}
 
+    def status_info(self, frontend=FE):
+        """The route/rollout info `bpfsplit -j status` shows for frontend (None: none)."""
+        st = self.cli_json("status", "--window", "0")
+        for fe in (st or {}).get("frontends", []):
+            if fe["frontend"] == frontend:
+                return fe["info"]
+        return None
+
+    def test_status_shows_route_rollout_step(self):
+        self.start_agent("--gateway-class", "agentgateway")
+        info = wait_for(lambda: (i := self.status_info()) and i["step"] == 1 and i, what="info beside the maps")
+        self.assertEqual(info["route"], "default/argo-rollouts-http-route")
+        self.assertEqual(info["rollout"], "default/rollouts-demo")
+        self.assertEqual(info["n_steps"], 6)
+        self.assertEqual(info["phase"], "Paused")
+        self.assertTrue(info["paused"])
+        self.assertFalse(info["aborted"])
+        self.assertEqual(info["rollout_canary_weight_pct"], 30)
+        self.assertGreater(info["updated_unix_ns"], 0)
+        out = subprocess.run([CLI, "--pin-root", self.pin_root, "status", "--window", "0"], capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(f"frontend {FE}  route default/argo-rollouts-http-route  rollout default/rollouts-demo  "
+                      "step 1/6  Paused", out.stdout)
+        self.assertIn("group default/rollouts-demo-stable  weight 70 (70.0%)", out.stdout)
+        applied = self.read_log().count('msg="frontend applied"')
+
+        # Argo resumes and moves to step 3 (Rollout status only; the route's weights stay)
+        status = self.srv.get("rollout", "default", "rollouts-demo")["status"]
+        status["currentStepIndex"] = 3
+        status["phase"] = "Progressing"
+        status["controllerPause"] = False
+        status.pop("pauseConditions", None)
+        status["canary"]["weights"]["canary"]["weight"] = 60
+        status["canary"]["weights"]["stable"]["weight"] = 40
+        self.srv.update_status("rollout", "default", "rollouts-demo", status)
+        info = wait_for(lambda: (i := self.status_info()) and i["step"] == 3 and i, what="step 3 beside the maps")
+        self.assertEqual(info["phase"], "Progressing")
+        self.assertFalse(info["paused"])
+        self.assertEqual(info["rollout_canary_weight_pct"], 60)
+        self.assertEqual(self.map_weights(), {"default/rollouts-demo-stable": 70, "default/rollouts-demo-canary": 30})
+        self.assertEqual(self.read_log().count('msg="frontend applied"'), applied)  # the split was not rewritten
+
+        # aborted
+        self.srv.apply(ref("rollout-aborted.json"))
+        info = wait_for(lambda: (i := self.status_info()) and i["aborted"] and i, what="abort beside the maps")
+        self.assertEqual(info["step"], 0)
+        self.assertEqual(info["phase"], "Degraded")
+
+        # a restarted agent finds it as it left it and writes nothing
+        self.assertEqual(self.stop_agent(), 0)
+        self.assertEqual(self.status_info()["phase"], "Degraded")
+        stamp = self.status_info()["updated_unix_ns"]
+        self.start_agent("--gateway-class", "agentgateway")
+        wait_for(lambda: 'msg="ready' in self.read_log(), what="ready again")
+        self.assertEqual(self.status_info()["updated_unix_ns"], stamp)
+
+        # the route goes: the frontend and its info go
+        self.srv.delete("httproute", "default", ROUTE)
+        wait_for(lambda: self.cli_json("frontend", "show", FE) is None, what="our frontend removed")
+        self.assertIsNone(self.status_info())
+
     def test_maps_follow_restart_keeps_them(self):
         self.start_agent("--gateway-class", "agentgateway")
         want = {"default/rollouts-demo-stable": 70, "default/rollouts-demo-canary": 30}

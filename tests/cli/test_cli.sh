@@ -2,7 +2,8 @@
 # End-to-end tests of the bpfsplit CLI against a real data path: a private pin root,
 # frontends written and read back (plain and JSON), the documented exit statuses and
 # messages, bpftool's view of the maps, attach/detach on a veth pair inside throwaway
-# network namespaces, and connection records from real TCP through tc entry points.
+# network namespaces, connection records from real TCP through tc entry points, and
+# status: route/rollout info, observed shares over a window, open connections.
 # Usage: tests/cli/test_cli.sh [BUILD_DIR]   (needs root; last line "N passed, N failed")
 # Every pin and namespace it creates is removed on every exit path.
 
@@ -17,10 +18,16 @@ NSC=bsclitestc$$  # the client of the traffic test
 FE=10.96.0.10:80/tcp
 TMP=$(mktemp -d /tmp/bs-cli-test.XXXXXX)
 SERVER_PID=
+HOLDER_PID=
+STATUS_PID=
+STATUS_PLAIN_PID=
 PASSED=0
 FAILED=0
 
 cleanup() {
+	[ -n "$HOLDER_PID" ] && kill "$HOLDER_PID" 2>/dev/null
+	[ -n "$STATUS_PID" ] && kill "$STATUS_PID" 2>/dev/null
+	[ -n "$STATUS_PLAIN_PID" ] && kill "$STATUS_PLAIN_PID" 2>/dev/null
 	[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
 	"$BIN" --pin-root "$PIN" dataplane unload >/dev/null 2>&1
 	ip netns del "$NS" 2>/dev/null
@@ -245,8 +252,37 @@ run bs flow list
 expect "flow list, empty" 0 '^0 flows$'
 run bs -j flow gc
 jcheck "flow gc -j" '.deleted == 0'
-run bs status
+run bs status --window 0
 expect "status" 0 'not attached anywhere'
+expect "status: a frontend without info is written by hand" 0 "^frontend $FE  written by hand$"
+run bs -j status --window 0
+jcheck "status -j: info null, cumulative" '.observed == "cumulative" and .window_s == 0 and .frontends[0].info == null and .frontends[0].active_conns == 0 and (.frontends[0].groups[0].observed_share_pct == null)'
+run bs status --window x
+expect "status --window junk: usage" 2 "status: --window 'x': expected seconds"
+run bs status extra
+expect "status takes no arguments" 2 'takes no arguments'
+
+# ---- Route and rollout info beside a frontend (what the agent stores; set by hand here) ----
+run bs frontend set-info $FE --route default/argo-rollouts-http-route --rollout default/rollouts-demo --step 1/6 --phase Paused --paused --canary-weight 30
+expect "frontend set-info" 0 "frontend $FE: info stored"
+run bs frontend set-info 10.96.0.11:80/tcp --route default/x
+expect "set-info on an unknown frontend: exit 4" 4 'frontend 10\.96\.0\.11:80/tcp: not found'
+run bs frontend set-info $FE --route no-namespace
+expect "set-info --route without a namespace: usage" 2 "expected NAMESPACE/NAME"
+run bs frontend set-info $FE --step 1/0
+expect "set-info --step with 0 steps: usage" 2 "expected STEP or STEP/STEPS"
+run bs frontend set $FE 0=25
+expect "'frontend set' still means set-weights" 0 "frontend $FE: unchanged"
+run bs status --window 0
+expect "status header: route, rollout, step, phase" 0 "^frontend $FE  route default/argo-rollouts-http-route  rollout default/rollouts-demo  step 1/6  Paused  canary weight 30%$"
+expect "status: groups with weight and observed share" 0 '^  group stable  weight 25 \(25\.0%\)  observed - \(0/0\)$'
+expect "status: backend rows" 0 '^    10\.201\.2\.2:8080 +ready +0 +0 +0 +0 +[0-9]+$'
+run bs -j status --window 0
+jcheck "status -j: info" '.frontends[0].info | .route == "default/argo-rollouts-http-route" and .rollout == "default/rollouts-demo" and .step == 1 and .n_steps == 6 and .phase == "Paused" and .paused == true and .aborted == false and .rollout_canary_weight_pct == 30 and .updated_unix_ns > 0'
+run bs frontend set-info $FE --route default/other
+run bs -j status --window 0
+jcheck "set-info stores what it is given, the rest unknown" '.frontends[0].info | .route == "default/other" and .rollout == null and .step == null and .n_steps == null and .phase == null and .paused == false'
+bs frontend set-info $FE --route default/argo-rollouts-http-route --rollout default/rollouts-demo --step 1/6 --phase Paused --paused --canary-weight 30 >/dev/null
 
 # ---- Attach / detach, on a veth pair in a namespace of our own ----
 ip netns add "$NS" && ip netns add "$NSC" || { not_ok "create network namespaces"; }
@@ -301,6 +337,8 @@ import socket, socketserver
 class H(socketserver.BaseRequestHandler):
     def handle(self):
         self.request.sendall((self.request.getsockname()[0] + "\n").encode())
+        while self.request.recv(4096):  # the client closes first: open until then
+            pass
 socketserver.ThreadingTCPServer.allow_reuse_address = True
 socketserver.ThreadingTCPServer(("0.0.0.0", 8080), H).serve_forever()
 EOF
@@ -312,6 +350,12 @@ for i in range(int(sys.argv[1])):
         who = s.makefile().readline().strip()
         seen[who] = seen.get(who, 0) + 1
 print(" ".join(f"{k}={v}" for k, v in sorted(seen.items())))
+EOF
+cat >"$TMP/holder.py" <<'EOF'
+import socket, sys, time
+held = [socket.create_connection(("10.96.0.10", 80), timeout=3) for _ in range(int(sys.argv[1]))]
+print(" ".join(s.makefile().readline().strip() for s in held), flush=True)
+time.sleep(60)  # killed by the test
 EOF
 ip netns exec "$NS" /usr/bin/python3 "$TMP/server.py" >/dev/null 2>&1 &
 SERVER_PID=$!
@@ -353,6 +397,57 @@ run bs -j flow gc
 jcheck "flow gc deletes closed connections" '.deleted > 0'
 run bs -j flow list
 jcheck "fewer records after gc" 'length < 20'
+
+# ---- status: observed shares from real connections, open connections ----
+run bs -j status --window 0
+jcheck "status -j --window 0: cumulative shares of every connection so far" '.observed == "cumulative" and .frontends[0].observed_new_conns == 20 and ([.frontends[0].groups[].observed_new_conns] | add) == 20 and ([.frontends[0].groups[].observed_share_pct] | add) > 99.9 and .frontends[0].info.step == 1'
+bs frontend set-weights $FE stable=100 canary=0 >/dev/null 2>&1
+bs -j status --window 3 >"$TMP/status.json" 2>"$TMP/status.err" &
+STATUS_PID=$!
+bs status --window 3 >"$TMP/status.txt" 2>&1 &
+STATUS_PLAIN_PID=$!
+sleep 0.5
+run ip netns exec "$NSC" /usr/bin/python3 "$TMP/client.py" 10
+expect "10 more connections at 100/0" 0 '^10\.201\.1\.[23]=[0-9]+( 10\.201\.1\.[23]=[0-9]+)?$'
+wait "$STATUS_PID"
+RC=$?
+STATUS_PID=
+wait "$STATUS_PLAIN_PID"
+STATUS_PLAIN_PID=
+OUT=$(cat "$TMP/status.txt")
+ERR=
+expect "status plain --window 3: stable observed 100% (10/10) at 100/0" 0 '^  group stable  weight 100 \(100\.0%\)  observed 100\.0% \(10/10\)$'
+expect "status plain --window 3: canary observed 0% (0/10)" 0 '^  group canary  weight 0 \(0\.0%\)  observed 0\.0% \(0/10\)$'
+expect "status plain --window 3: says what observed means" 0 '^observed: share of the new connections of the last 3\.[0-9]+s \(--window\)$'
+OUT=$(cat "$TMP/status.json")
+ERR=$(cat "$TMP/status.err")
+expect "status --window 3 during the traffic" 0
+jcheck "status -j --window: 100% observed for stable at 100/0 (10/10)" '.observed == "window" and .window_s >= 2.9 and .frontends[0].observed_new_conns == 10 and .frontends[0].groups[0].name == "stable" and .frontends[0].groups[0].weight == 100 and .frontends[0].groups[0].share_pct == 100 and .frontends[0].groups[0].observed_share_pct == 100 and .frontends[0].groups[0].observed_new_conns == 10 and .frontends[0].groups[1].observed_share_pct == 0 and .frontends[0].groups[1].observed_new_conns == 0'
+jcheck "status -j --window: backends' observed connections add up" '([.frontends[0].groups[0].backends[].observed_new_conns] | add) == 10 and ([.frontends[0].groups[0].backends[].counters.new_conns] | add) >= 10'
+ip netns exec "$NSC" /usr/bin/python3 "$TMP/holder.py" 5 >"$TMP/holder.out" 2>&1 &
+HOLDER_PID=$!
+for _ in $(seq 50); do [ -s "$TMP/holder.out" ] && break; sleep 0.1; done
+run bs -j status --window 0
+jcheck "status -j: 5 open connections, all to stable backends" '.frontends[0].active_conns == 5 and ([.frontends[0].groups[0].backends[].active_conns] | add) == 5 and .frontends[0].groups[1].backends[0].active_conns == 0 and .frontends[0].active_conns_unlisted == 0'
+run bs status --window 0.2
+expect "status plain: observed share over the window" 0 '^  group stable  weight 100 \(100\.0%\)  observed - \(0/0\)$'
+if grep -qE '^    10\.201\.1\.[23]:8080 +ready +[1-5] +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+$' <<<"$OUT" &&
+	grep -q 'share of the new connections of the last 0\.2' <<<"$OUT"; then
+	ok "status plain: open connections per backend, window named"
+else
+	not_ok "status plain: open connections per backend, window named"
+fi
+kill "$HOLDER_PID" 2>/dev/null
+wait "$HOLDER_PID" 2>/dev/null
+HOLDER_PID=
+for _ in $(seq 30); do
+	run bs -j status --window 0
+	jq -e '.frontends[0].active_conns == 0' >/dev/null 2>&1 <<<"$OUT" && break
+	sleep 0.1
+done
+jcheck "closed connections are no longer open" '.frontends[0].active_conns == 0'
+run bs -j watch --interval 0.2 --count 1
+jcheck "watch -j: the status document with a window and a time" '.observed == "window" and .window_s > 0 and (.time | test("T")) and .frontends[0].info.rollout == "default/rollouts-demo" and (.frontends[0].groups[0] | has("observed_share_pct") and has("new_conns_per_s"))'
 
 # ---- Remove, unload ----
 run bs frontend remove $FE

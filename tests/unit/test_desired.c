@@ -791,6 +791,88 @@ static void test_rollout_link(void **state)
 	cache_free(c);
 }
 
+/* The info stored beside each frontend for `bpfsplit status`: the route, the Rollout
+ * linked to it and that Rollout's status, following the Rollout as it moves. */
+static void test_frontend_info(void **state)
+{
+	struct cache *c = seed("httproute-canary-30.json");
+	struct desired_opts o = opts_gw();
+	const struct desired_frontend *f;
+	struct bs_frontend_info zero;
+	struct desired d;
+	cJSON *ro;
+
+	/* No Rollout yet: the route only, step unknown. */
+	compute(c, &o, &d);
+	f = fe_of(&d, "172.18.255.200:80/tcp");
+	assert_string_equal(f->info.route, "default/argo-rollouts-http-route");
+	assert_string_equal(f->info.rollout, "");
+	assert_string_equal(f->info.phase, "");
+	assert_int_equal(f->info.step, -1);
+	assert_int_equal(f->info.n_steps, 0);
+	assert_int_equal(f->info.paused, 0);
+	assert_int_equal(f->info.updated_unix_ns, 0);
+	desired_free(&d);
+
+	/* Paused at step 1 of 6, 30% canary. */
+	put(c, CACHE_ROLLOUT, "rollout-paused-step1-weight30.json");
+	compute(c, &o, &d);
+	f = fe_of(&d, "172.18.255.200:80/tcp");
+	assert_string_equal(f->info.route, "default/argo-rollouts-http-route");
+	assert_string_equal(f->info.rollout, "default/rollouts-demo");
+	assert_int_equal(f->info.step, 1);
+	assert_int_equal(f->info.n_steps, 6);
+	assert_string_equal(f->info.phase, "Paused");
+	assert_int_equal(f->info.paused, 1);
+	assert_int_equal(f->info.aborted, 0);
+	assert_int_equal(f->info.rollout_canary_weight, 30);
+	/* Zero-filled beyond the strings: equal content compares equal byte for byte. */
+	memset(&zero, 0, sizeof(zero));
+	assert_memory_equal(f->info.pad, zero.pad, sizeof(zero.pad));
+	assert_true(memchr(f->info.phase, '\0', sizeof(f->info.phase)) != NULL);
+	for (size_t i = strlen(f->info.phase); i < sizeof(f->info.phase); i++)
+		assert_int_equal(f->info.phase[i], 0);
+	desired_free(&d);
+
+	/* Argo moves on: step 3, no longer paused, 60%. */
+	ro = ref_load("rollout-paused-step1-weight30.json");
+	{
+		cJSON *st = cJSON_GetObjectItemCaseSensitive(ro, "status");
+
+		set_num(st, "currentStepIndex", 3);
+		set_str(ro, "status.phase", "Progressing");
+		cJSON_DeleteItemFromObjectCaseSensitive(st, "pauseConditions");
+		cJSON_DeleteItemFromObjectCaseSensitive(st, "controllerPause");
+		set_num(cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "canary"), "weights"),
+				"canary"),
+			"weight", 60);
+	}
+	set_str(ro, "metadata.resourceVersion", "900020");
+	put_obj(c, CACHE_ROLLOUT, ro, T0);
+	compute(c, &o, &d);
+	f = fe_of(&d, "172.18.255.200:80/tcp");
+	assert_int_equal(f->info.step, 3);
+	assert_int_equal(f->info.n_steps, 6);
+	assert_string_equal(f->info.phase, "Progressing");
+	assert_int_equal(f->info.paused, 0);
+	assert_int_equal(f->info.rollout_canary_weight, 60);
+	desired_free(&d);
+	cJSON_Delete(ro);
+
+	/* Aborted. */
+	put(c, CACHE_ROLLOUT, "rollout-aborted.json");
+	compute(c, &o, &d);
+	f = fe_of(&d, "172.18.255.200:80/tcp");
+	assert_string_equal(f->info.rollout, "default/rollouts-demo");
+	assert_int_equal(f->info.step, 0);
+	assert_string_equal(f->info.phase, "Degraded");
+	assert_int_equal(f->info.aborted, 1);
+	assert_int_equal(f->info.rollout_canary_weight, 0);
+	desired_free(&d);
+	cache_free(c);
+}
+
 /* --weights-from=rollout: the Rollout's status.canary.weights split the frontend its
  * annotation names. */
 static void test_weights_from_rollout(void **state)
@@ -820,6 +902,12 @@ static void test_weights_from_rollout(void **state)
 	assert_string_equal(f->spec.groups[1].name, "default/rollouts-demo-canary");
 	assert_int_equal(f->spec.groups[1].weight, 30);
 	assert_int_equal(f->spec.groups[1].n_backends, 1);
+	/* The split comes from the Rollout: no route in its info. */
+	assert_string_equal(f->info.route, "");
+	assert_string_equal(f->info.rollout, "default/rollouts-demo");
+	assert_int_equal(f->info.step, 1);
+	assert_int_equal(f->info.n_steps, 6);
+	assert_string_equal(f->info.phase, "Paused");
 	desired_free(&d);
 
 	/* No weights written yet: blocking problem. */
@@ -912,6 +1000,7 @@ int main(void)
 		cmocka_unit_test(test_service_parent),
 		cmocka_unit_test(test_conflict),
 		cmocka_unit_test(test_rollout_link),
+		cmocka_unit_test(test_frontend_info),
 		cmocka_unit_test(test_weights_from_rollout),
 		cmocka_unit_test(test_affinity),
 		cmocka_unit_test(test_cache_unchanged_and_kinds),

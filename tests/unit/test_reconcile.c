@@ -468,6 +468,77 @@ static void test_failed_write_retried(void **state)
 	assert_weights(w, FE, 70, 30);
 }
 
+/* The route and Rollout of each frontend are stored beside it (the writer's info op):
+ * with the first write, again only when they change (a Rollout step moves them without
+ * touching the spec), not at all when nothing changed, and again after the frontend was
+ * written afresh. */
+static void test_info_stored_when_changed(void **state)
+{
+	struct world *w = *state;
+	struct bs_frontend_key k = key_of(FE);
+	struct dp_writer_mem_stats ms;
+	struct bs_frontend_info fi;
+	cJSON *ro;
+
+	put(w->c, CACHE_ROLLOUT, "rollout-paused-step1-weight30.json");
+	assert_int_equal(run(w, true, true), 0);
+	assert_int_equal(w->st.applied, 1);
+	assert_int_equal(w->st.info_writes, 1);
+	assert_int_equal(dp_writer_mem_get_info(w->w, &k, &fi), 0);
+	assert_string_equal(fi.route, ROUTE);
+	assert_string_equal(fi.rollout, "default/rollouts-demo");
+	assert_int_equal(fi.step, 1);
+	assert_int_equal(fi.n_steps, 6);
+	assert_string_equal(fi.phase, "Paused");
+	assert_int_equal(fi.paused, 1);
+	assert_int_equal(fi.aborted, 0);
+	assert_int_equal(fi.rollout_canary_weight, 30);
+
+	/* Nothing changed: no info call. */
+	dp_writer_mem_reset_stats(w->w);
+	assert_int_equal(run(w, false, true), 0);
+	dp_writer_mem_get_stats(w->w, &ms);
+	assert_int_equal(ms.infos, 0);
+	/* A full pass hands it over again; the writer finds it identical. */
+	assert_int_equal(run(w, true, true), 0);
+	dp_writer_mem_get_stats(w->w, &ms);
+	assert_int_equal(ms.infos, 1);
+	assert_int_equal(ms.infos_changed, 0);
+
+	/* Argo moves to step 2 (status only: the route's weights are unchanged). */
+	ro = ref_load("rollout-paused-step1-weight30.json");
+	set_num(cJSON_GetObjectItemCaseSensitive(ro, "status"), "currentStepIndex", 2);
+	set_rv(ro, 900200);
+	put_obj(w->c, CACHE_ROLLOUT, ro);
+	dp_writer_mem_reset_stats(w->w);
+	assert_int_equal(run(w, false, true), 0);
+	dp_writer_mem_get_stats(w->w, &ms);
+	assert_int_equal(ms.applies, 0);
+	assert_int_equal(ms.infos, 1);
+	assert_int_equal(ms.infos_changed, 1);
+	assert_int_equal(dp_writer_mem_get_info(w->w, &k, &fi), 0);
+	assert_int_equal(fi.step, 2);
+
+	/* Someone removes the frontend (its info goes with it): the next full pass writes
+	 * both back. */
+	assert_int_equal(w->w->remove(w->w, &k), 0);
+	assert_int_equal(dp_writer_mem_get_info(w->w, &k, &fi), -ENOENT);
+	assert_int_equal(run(w, true, true), 0);
+	assert_int_equal(w->st.applied, 1);
+	assert_int_equal(dp_writer_mem_get_info(w->w, &k, &fi), 0);
+	assert_int_equal(fi.step, 2);
+	assert_string_equal(fi.rollout, "default/rollouts-demo");
+
+	/* The Rollout goes: the route alone. */
+	cache_delete(w->c, CACHE_ROLLOUT, ro, T0);
+	assert_int_equal(run(w, false, true), 0);
+	assert_int_equal(dp_writer_mem_get_info(w->w, &k, &fi), 0);
+	assert_string_equal(fi.route, ROUTE);
+	assert_string_equal(fi.rollout, "");
+	assert_int_equal(fi.step, -1);
+	cJSON_Delete(ro);
+}
+
 /* Spec helpers: equality ignores backend order, sees states and weights. */
 static void test_spec_equal(void **state)
 {
@@ -515,6 +586,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blocked_after_restart_adopts_maps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_burst_coalesces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_write_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_info_stored_when_changed, setup, teardown),
 		cmocka_unit_test(test_spec_equal),
 	};
 
