@@ -16,7 +16,7 @@ void help_dataplane(void)
 {
 	printf("Usage: bpfsplit dataplane load [--max-conns N] [--max-frontends N] [--max-backends N]\n"
 	       "                              [--max-tables N] [--max-splits N]\n"
-	       "       bpfsplit dataplane attach IFACE --entry ENTRY[,ENTRY...] [--xdp-mode MODE]\n"
+	       "       bpfsplit dataplane attach IFACE [--entry ENTRY[,ENTRY...]] [--xdp-mode MODE]\n"
 	       "       bpfsplit dataplane detach IFACE [--entry ENTRY[,ENTRY...]]\n"
 	       "       bpfsplit dataplane show\n"
 	       "       bpfsplit dataplane set [--hash-key HEX32] [--linger-ms N] [--udp-idle-s N]\n"
@@ -31,6 +31,9 @@ void help_dataplane(void)
 	       "  driver has it)\n"
 	       "\n"
 	       "load creates the pinned maps (sizes apply only then) or reuses them, and exits.\n"
+	       "attach without --entry chooses: tc-ingress on virtual interfaces (veth, bridge,\n"
+	       "tun...: packets from local sockets or pods may carry checksum seeds that only tc\n"
+	       "updates exactly), xdp on the rest (a wire), and tc-egress for replies; it says which.\n"
 	       "attach loads the programs against those maps and pins a link per entry point\n"
 	       "under PIN_ROOT/links: it stays attached when bpfsplit exits. detach without\n"
 	       "--entry detaches every entry point of IFACE. unload detaches everything and\n"
@@ -236,11 +239,24 @@ static int cmd_attach(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage("dataplane", "dataplane attach: expected one IFACE");
-	if (!entries)
-		return cli_usage("dataplane", "dataplane attach: --entry xdp|tc-ingress|tc-egress is required");
+	ifname = argv[optind];
+	if (!entries) {
+		/* The loader's choice: the ingress entry point the driver calls for, plus egress. */
+		enum bs_entry in;
+		char why[160];
+
+		err = bs_entry_auto(ifname, &in, why, sizeof(why));
+		if (err == -ENODEV)
+			return cli_fail(err, "interface %s: not found%s", ifname,
+					cli.netns ? "" : " (in another network namespace? see --netns)");
+		if (err)
+			return cli_fail(err, "interface %s: cannot tell its driver", ifname);
+		entries = 1u << in | 1u << BS_ENTRY_TC_EGRESS;
+		if (!cli.json)
+			printf("%s: %s for ingress (%s), tc-egress for replies\n", ifname, bs_entry_name(in), why);
+	}
 	if (mode_given && !(entries & (1u << BS_ENTRY_XDP)))
 		return cli_usage("dataplane", "dataplane attach: --xdp-mode applies to --entry xdp only");
-	ifname = argv[optind];
 	err = cli_check_bpffs();
 	if (err)
 		return err;

@@ -308,7 +308,7 @@ expect "attach to a missing interface: exit 4" 4 'interface nosuch0: not found'
 run bs dataplane attach va --entry xdp
 expect "the namespace's interface is not in the host's" 4 'interface va: not found'
 run bs dataplane attach va
-expect "attach without --entry: usage" 2 'entry'
+expect "attach without --entry looks the interface up first" 4 'interface va: not found'
 run bs --netns "$NS" -j dataplane show
 jcheck "dataplane show -j lists links" '(.links | length) == 2 and ([.links[] | .ifname + "/" + .entry] | sort) == ["va/xdp","vb/tc-ingress"] and (.links[] | .prog_id > 0)'
 jcheck "dataplane show -j: xdp mode" '.links[] | select(.entry == "xdp") | .mode == "native" or .mode == "generic"'
@@ -324,6 +324,12 @@ run bs --netns "$NS" -j dataplane detach vb
 jcheck "detach every entry of vb" '.detached == [{"ifname":"vb","entry":"tc-ingress"}]'
 run bs --netns "$NS" dataplane detach vb
 expect "detach again: exit 4" 4 'interface vb: nothing of ours attached'
+run bs --netns "$NS" dataplane attach vb
+expect "attach without --entry: the loader chooses tc-ingress on a veth and says why" 0 '^vb: tc-ingress for ingress \(driver veth.*tc-egress for replies'
+run bs --netns "$NS" -j dataplane show
+jcheck "auto attach: tc-ingress and tc-egress on vb" '([.links[] | select(.ifname == "vb") | .entry] | sort) == ["tc-egress","tc-ingress"]'
+run bs --netns "$NS" dataplane detach vb
+expect "detach the auto-attached entries" 0 'detached tc-egress from vb'
 run bs --netns "$NS" dataplane attach va --entry xdp --xdp-mode generic
 expect "attach xdp generic" 0 'attached xdp \(generic\) on va'
 
