@@ -5,6 +5,8 @@
  *   bench_dp accuracy  canary share of many new flows against the configured weight
  *   bench_dp memory    kernel memory per connection entry and per frontend (bpftool)
  *   bench_dp apply     library write path: weight-change latency, bulk frontend apply
+ *   bench_dp cpwatch   watch the pinned maps another process (the agent) writes: when a
+ *                      number of frontends is reached, when a frontend's split switches
  *
  * Every subcommand prints one JSON object on stdout. Data paths are loaded into private
  * pin roots (<prefix>-<n>, default /sys/fs/bpf/bs-bench-<pid>-<n>) that are removed on
@@ -34,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <sys/resource.h>
 #include <linux/bpf.h>
@@ -1280,6 +1283,98 @@ static int cmd_apply(int argc, char **argv)
 	return 0;
 }
 
+/* ---- control plane: watch a pinned data path written by someone else (the agent) -------------- */
+
+/* cpwatch: poll the pinned maps of --pin-root (waiting for them to appear) and print, one
+ * line each, flushed, with CLOCK_MONOTONIC nanoseconds (the clock of Python's
+ * time.monotonic_ns):
+ *   "synced T N"            when bs_frontends first holds at least --count entries
+ *   "switch T SPLIT THR0"   whenever --frontend's split changes (THR0: stable threshold)
+ * until stdin closes or a signal comes. Touches nothing; never unpins. */
+static int cmd_cpwatch(int argc, char **argv)
+{
+	static const struct option lo[] = { { "pin-root", required_argument, 0, 'p' },
+					    { "frontend", required_argument, 0, 'f' },
+					    { "count", required_argument, 0, 'n' },
+					    { "timeout", required_argument, 0, 't' },
+					    { 0 } };
+	const char *root = NULL, *fe = NULL;
+	long want = 0, n = 0;
+	double timeout = 120;
+	struct bs_frontend_key key = {};
+	struct bs_dp *dp = NULL;
+	__u32 last_split = 0;
+	int synced = 0, c, fe_fd, sp_fd;
+	__u64 deadline;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'p')
+			root = optarg;
+		else if (c == 'f')
+			fe = optarg;
+		else if (c == 'n')
+			want = atol(optarg);
+		else if (c == 't')
+			timeout = atof(optarg);
+		else
+			die("cpwatch: bad option");
+	}
+	if (!root || (fe && bs_frontend_key_parse(fe, &key)))
+		die("cpwatch: --pin-root DIR [--frontend KEY] [--count N]");
+	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	deadline = now_ns() + (__u64)(timeout * 1e9);
+	while (bs_dp_open_pinned(root, &dp)) {
+		if (now_ns() > deadline)
+			die("cpwatch: no pinned maps under %s", root);
+		usleep(2000);
+	}
+	fe_fd = bs_dp_map_fd(dp, "bs_frontends");
+	sp_fd = bs_dp_map_fd(dp, "bs_splits");
+	printf("ready %llu\n", (unsigned long long)now_ns());
+	fflush(stdout);
+	for (;;) {
+		char b[64];
+		ssize_t r = read(0, b, sizeof(b));
+
+		if (r == 0 || (r < 0 && errno != EAGAIN))
+			break;
+		if (want && !synced) {
+			struct bs_frontend_key a, k2;
+			void *prev = NULL;
+
+			n = 0;
+			while (!bpf_map_get_next_key(fe_fd, prev, prev == &a ? &k2 : &a)) {
+				prev = prev == &a ? &k2 : &a;
+				n++;
+			}
+			if (n >= want) {
+				synced = 1;
+				printf("synced %llu %ld\n", (unsigned long long)now_ns(), n);
+				fflush(stdout);
+			} else {
+				usleep(5000);
+			}
+		}
+		if (fe) {
+			struct bs_frontend v;
+			struct bs_split sp;
+
+			if (!bpf_map_lookup_elem(fe_fd, &key, &v) && v.split_id != last_split &&
+			    !bpf_map_lookup_elem(sp_fd, &v.split_id, &sp)) {
+				last_split = v.split_id;
+				printf("switch %llu %u %llu\n", (unsigned long long)now_ns(), v.split_id,
+				       (unsigned long long)sp.thresholds[0]);
+				fflush(stdout);
+			}
+			usleep(20);
+		}
+		if (!fe && synced)
+			usleep(10000);
+	}
+	bs_dp_close(dp);
+	return 0;
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -1300,7 +1395,7 @@ int main(int argc, char **argv)
 	if (strncmp(pin_prefix, "/sys/fs/bpf/bs-bench-", 21))
 		die("--pin-prefix must start with /sys/fs/bpf/bs-bench-");
 	if (argc < 2)
-		die("usage: bench_dp [--pin-prefix P] pkt|accuracy|memory|apply [options]");
+		die("usage: bench_dp [--pin-prefix P] pkt|accuracy|memory|apply|cpwatch [options]");
 	cmd = argv[1];
 	sub_argc = argc - 1;
 	sub_argv = argv + 1;
@@ -1324,6 +1419,8 @@ int main(int argc, char **argv)
 		return cmd_memory(sub_argc, sub_argv);
 	if (!strcmp(cmd, "apply"))
 		return cmd_apply(sub_argc, sub_argv);
+	if (!strcmp(cmd, "cpwatch"))
+		return cmd_cpwatch(sub_argc, sub_argv);
 	die("unknown subcommand %s", cmd);
 	return 1;
 }

@@ -1,6 +1,6 @@
 """Derived figures, the printed table and BENCHMARKS.md, from a latest.json made by
-bench/run.py.  `python3 bench/report.py [bench/results/latest.json]` regenerates
-BENCHMARKS.md (and prints the table) without running anything."""
+bench/run.py.  `python3 bench/report.py [bench/results/latest.json]` recomputes the
+JSON's summary, regenerates BENCHMARKS.md and prints the table, without running anything."""
 
 import json
 import os
@@ -154,6 +154,14 @@ def _paired_note(rs):
             f"({len(rs)} repeats)")
 
 
+def _busy_note(r):
+    b = r.get("cpu_busy_during_changes") or {}
+    parts = [f"{k} {v * 100:.0f}% of a CPU" for k, v in b.items() if v is not None]
+    pc = r.get("patch_call_ms_p50")
+    return ("during the changes: " + ", ".join(parts) if parts else "") + \
+        (f"; a patch call to the API server took {pc:.0f} ms (median)" if pc is not None else "")
+
+
 def targets(result, s):
     """The issue's targets, each with its measured value and pass / miss / not measured."""
     rows = []
@@ -240,13 +248,35 @@ def targets(result, s):
                              + _paired_note(paired(result, b, lowest[0], mode, "latency_p99_us")))
     a = s.get("accuracy")
     if a:
-        add("accuracy", "worst |observed − configured| canary share", "< 0.5 pp", abs(a["worst_deviation_pp"]),
+        add("accuracy", "worst deviation of the observed canary share from its weight", "< 0.5 pp", abs(a["worst_deviation_pp"]),
             lambda v: v < 0.5, shown=f"{a['worst_deviation_pp']:+.3f} pp at {a['worst_weight']}%")
     cp = result.get("control_plane")
     if cp is not None:
-        for what, target in (("weight change to data path, p99 (agent)", "< 5 ms"),
-                             ("10,000 routes synced (agent)", "< 2 s"), ("agent RSS", "< 64 MiB")):
-            add("control plane", what, target, None, None, shown="—", note=cp.get("status", ""))
+        variants = [(k, cp[k]) for k in ("agent_default", "agent_no_status") if isinstance(cp.get(k), dict)
+                    and cp[k].get("status") == "measured"]
+        if not variants:
+            for what, target in (("weight change to data path, p99 (agent)", "< 5 ms"),
+                                 ("10,000 routes synced (agent)", "< 2 s"), ("agent RSS", "< 64 MiB")):
+                add("control plane", what, target, None, None, shown="—", note=cp.get("status", ""))
+        for key, r in variants:
+            label = "agent defaults (status writes on)" if key == "agent_default" else "agent --no-status"
+            lost, tried = r["weight_changes_lost"], r["weight_changes"]
+            if tried and lost / tried > 0.01:
+                add("control plane", f"weight change to maps, p99, {label}", "< 5 ms",
+                    r["change_timeout_s"] * 1000.0, lambda v: v < 5,
+                    shown=f"> {r['change_timeout_s'] * 1000:.0f} ms",
+                    note=f"{lost} of {tried} changes not in the maps within {r['change_timeout_s']} s; the seen "
+                         f"ones: p50 {_f(r['latency_ms_p50'])} ms; " + _busy_note(r))
+            else:
+                add("control plane", f"weight change to maps, p99, {label}", "< 5 ms", r["latency_ms_p99"],
+                    lambda v: v < 5, shown=f"{_f(r['latency_ms_p99'], '{:.1f}')} ms",
+                    note=f"p50 {_f(r['latency_ms_p50'], '{:.1f}')} ms over {tried} changes; the agent's "
+                         f"event_to_map_us p50 {_f(r['agent_event_to_map_us_p50'])} µs, "
+                         f"p99 {_f(r['agent_event_to_map_us_p99'])} µs; " + _busy_note(r))
+            add("control plane", f"{r['routes']:,} routes synced to the maps, {label}", "< 2 s", r["sync_s"],
+                lambda v: v < 2, shown=f"{r['sync_s']:.2f} s")
+            add("control plane", f"agent RSS (peak), {label}", "< 64 MiB", r["rss_peak_mib"], lambda v: v < 64,
+                shown=f"{r['rss_peak_mib']:.0f} MiB", note=f"{r['rss_mib_at_sync']:.0f} MiB right after the sync")
     return rows
 
 
@@ -337,7 +367,18 @@ def table(result):
         out.append(f"Control plane: {cp['status']}. Library write path: weight change p50 "
                    f"{_f(lw.get('weight_change_p50_us'))} µs, p99 {_f(lw.get('weight_change_p99_us'))} µs; "
                    f"{lw.get('bulk_frontends')} frontends applied in {_f(lw.get('bulk_apply_s'), '{:.2f}')} s")
+        for key in ("agent_default", "agent_no_status"):
+            r = cp.get(key)
+            if isinstance(r, dict) and r.get("status") == "measured":
+                out.append(f"  {key}: {r['routes']} routes synced in {r['sync_s']:.2f} s, RSS {r['rss_mib_at_sync']:.0f} "
+                           f"MiB (peak {r['rss_peak_mib']:.0f}); weight changes seen {r['weight_changes_seen']}/"
+                           f"{r['weight_changes']}, p50 {_f(r['latency_ms_p50'], '{:.1f}')} ms, "
+                           f"p99 {_f(r['latency_ms_p99'], '{:.1f}')} ms")
+            elif isinstance(r, dict):
+                out.append(f"  {key}: {r.get('status')}")
         out.append("")
+    for name, err in (result.get("failures") or {}).items():
+        out.append(f"SECTION FAILED: {name}: {err}")
     out.append("Targets")
     for t in s["targets"]:
         out.append(f"  [{t['status']:12s}] {t['section']:13s} {t['what']}: {t['shown']} (target {t['target']})"
@@ -376,6 +417,9 @@ def markdown(result, json_path):
     L.append("")
 
     # targets
+    for name, err in (result.get("failures") or {}).items():
+        L.append(f"**Section {name} failed in this run:** `{err}`")
+        L.append("")
     L.append("## Targets (issue 5) and where we stand")
     L.append("")
     L.append(_md_table(["section", "target", "measured", "status", "note"],
@@ -476,6 +520,15 @@ def markdown(result, json_path):
             rows.append(row)
         L.append(_md_table(hdr, rows))
         L.append("")
+        worst_loop = max((r["loop_ratio_largest_config_to_base"] or 0) for r in sc["cases"])
+        worst_call = max(r["ratio_largest_config_to_base"] for r in sc["cases"])
+        L.append(f"Reading: with one hot flow (loop) the largest configuration costs at most {worst_loop:.2f}× the "
+                 f"base, while one run per call with fresh packets costs up to {worst_call:.2f}×: the work per "
+                 "packet does not grow with the tables, what grows is the memory it touches when the tables are "
+                 "populated (hash chains with other entries in front, bucket arrays and entries not in cache or "
+                 "TLB after the syscall) — inferred from the two methods, not measured with counters. Traffic "
+                 "spread over 1M flows adds the misses of a working set far larger than the caches.")
+        L.append("")
         L.append(f"Setting up: applying the frontends took "
                  + ", ".join(f"{c}: {result['per_packet']['configs'][c]['apply_s']:.2f} s" for c in cfgs)
                  + f"; filling {sc['configs'][cfgs[-1]]['filled_flows']:,} flows "
@@ -495,7 +548,7 @@ def markdown(result, json_path):
         L.append(f"- CPU: {c['cpu']}.")
         L.append("- Splitters: direct (client → g1, routed by the node: the floor); bpfsplit XDP entry and tc entry "
                  "(+ tc egress reverse NAT) on the node's client-facing veth"
-                 + (f" ({'; '.join(v for v in c['attach'].values())})" if c.get("attach") else "")
+                 + (f" ({'; '.join(f'{k}: {v}' for k, v in c['attach'].items())})" if c.get("attach") else "")
                  + "; iptables DNAT with `-m statistic --mode random` chains as kube-proxy's iptables mode; "
                  "nftables DNAT with `numgen random` vmap to per-endpoint chains as kube-proxy's nftables mode; "
                  "HAProxy 2.6 weighted roundrobin (70,70,70,90) in mode tcp and mode http with the VIP on the "
@@ -522,6 +575,16 @@ def markdown(result, json_path):
         L.append(_md_table(["splitter", "new conn/s", "range", "p50 µs", "p99 µs", "CPU µs/req", "canary share",
                             "keep-alive req/s", "range", "p50 µs", "p99 µs", "CPU µs/req", "errors"], rows))
         L.append("")
+        dfr = _get(e, "direct", "fresh", "rate_per_s")
+        best_split = max((_get(e, n, "fresh", "rate_per_s") or 0) for n in BPF + PEERS)
+        if dfr and best_split and dfr < best_split:
+            L.append(f"Direct sends every connection to one backend (one address: one accept path, one TIME_WAIT "
+                     f"table, client ports reused against one destination). Here it serves fewer new "
+                     f"connections/s ({dfr:.0f}) than the best 70/30 split over four backends ({best_split:.0f}), "
+                     "so the \"≥ 0.95× direct\" target for new connections is met without telling much; the "
+                     "comparison with iptables and nftables is the informative one. For keep-alive, the "
+                     "one-backend control compares like with like.")
+            L.append("")
         L.append("Figures are medians over repeats, ranges are min–max over repeats; every run is in the JSON "
                  "(`e2e.runs`). Ratios in the targets table are ratios of these medians; their notes give the "
                  "per-repeat ratios (both sides measured in the same repeat, minutes apart at most) — when that "
@@ -549,11 +612,35 @@ def markdown(result, json_path):
         lw = cp.get("library_write_path", {})
         L.append("## 5. Control plane")
         L.append("")
-        L.append(f"**{cp['status']}.** The issue's targets (weight change p99 < 5 ms, 10,000 routes synced < 2 s, "
-                 "RSS < 64 MiB) are about the agent and stay open.")
-        L.append("")
+        variants = [(k, cp[k]) for k in ("agent_default", "agent_no_status") if isinstance(cp.get(k), dict)]
+        if not variants:
+            L.append(f"**{cp['status']}.** The issue's targets (weight change p99 < 5 ms, 10,000 routes synced "
+                     "< 2 s, RSS < 64 MiB) are about the agent and stay open.")
+            L.append("")
+        else:
+            first = next((r for _, r in variants if r.get("method")), {})
+            L.append(f"Method: {first.get('method', '')}. A change not in the maps within "
+                     f"{first.get('change_timeout_s', '?')} s counts as lost. Run with the agent's defaults "
+                     "(it writes each route's status back through the API server) and with `--no-status`.")
+            L.append("")
+            rows = []
+            for key, r in variants:
+                if r.get("status") != "measured":
+                    rows.append([key, r.get("status"), "", "", "", "", "", ""])
+                    continue
+                rows.append([key, f"{r['routes']:,}", f"{r['sync_s']:.2f}", f"{r['rss_mib_at_sync']:.0f}",
+                             f"{r['rss_peak_mib']:.0f}", f"{r['weight_changes_seen']}/{r['weight_changes']}",
+                             f"{_f(r['latency_ms_p50'], '{:.1f}')} / {_f(r['latency_ms_p99'], '{:.1f}')}",
+                             f"{_f(r['agent_event_to_map_us_p50'])} / {_f(r['agent_event_to_map_us_p99'])}"])
+            L.append(_md_table(["agent run", "routes", "sync s", "RSS MiB at sync", "RSS MiB peak",
+                                "weight changes seen", "change → maps ms p50 / p99",
+                                "agent event_to_map_us p50 / p99"], rows))
+            L.append("")
+            L.append("The test API server is a Python process on the same 2 vCPUs: with status writes on, its "
+                     "load is part of what is measured.")
+            L.append("")
         if lw:
-            L.append(f"For reference only — {lw['what']}: {lw['weight_changes']} weight changes of one frontend "
+            L.append(f"For reference — {lw['what']}: {lw['weight_changes']} weight changes of one frontend "
                      f"(a rollout's steps) p50 {lw['weight_change_p50_us']:.0f} µs, p99 {lw['weight_change_p99_us']:.0f} µs, "
                      f"max {lw['weight_change_max_us']:.0f} µs; {lw['bulk_frontends']:,} new frontends applied in "
                      f"{lw['bulk_apply_s']:.2f} s; process RSS {lw['rss_kib_before'] / 1024:.1f} → "
@@ -575,6 +662,15 @@ def markdown(result, json_path):
                  f"bs_maglev {pf['bs_maglev_bytes']:.0f}, bs_groups {pf['bs_groups_bytes']:.0f}, "
                  f"bs_members {pf['bs_members_bytes']:.0f} (grown with use; {pf['shape']}).")
         L.append(f"- Per backend slot: {mem['per_backend']['total_bytes']:.0f} bytes (bs_backends + bs_be_stats).")
+        mg, fe = mem["maps"].get("bs_maglev"), mem["maps"].get("bs_frontends")
+        if mg and fe:
+            L.append(f"- Capacity with the default sizes, from the definitions: bs_frontends holds "
+                     f"{fe['max_entries']:,} entries but frontend id 0 means none, so {fe['max_entries'] - 1:,} "
+                     f"frontends; bs_maglev holds {mg['max_entries']:,} tables, one per group with ready "
+                     f"backends, so at most {mg['max_entries'] // 2:,} two-group frontends (and fewer while "
+                     f"updates hold old and new tables). 65,536 two-group frontends need "
+                     f"≈ {65536 * pf['total_bytes'] / (1 << 20):.0f} MiB at {pf['total_bytes']:.0f} bytes each "
+                     "(the scale benchmark loads with larger limits).")
         L.append(f"- All maps with the default sizes, empty: {mem['total_empty_mib']:.0f} MiB.")
         L.append("")
         rows = [[n, v["type"], v["key_size"], v["value_size"], f"{v['max_entries']:,}", hex(v["map_flags"]),
@@ -585,7 +681,7 @@ def markdown(result, json_path):
 
     L.append("## Reproducing")
     L.append("")
-    L.append("`make bench` (about 10 minutes; `BENCH_QUICK=1 make bench` for about 3), as root. It builds the "
+    L.append("`make bench` (about 10 minutes; `BENCH_QUICK=1 make bench` for about 3–4), as root. It builds the "
              "benchmark's binaries (`bench/bench_dp.c`, `bench/floor.bpf.c`, `bench/http_backend.c`) into "
              "`build/bench/`, writes `bench/results/latest.json`, prints the table and rewrites this page. "
              "`tests/bench/test_bench_smoke.py` runs the whole pipeline in a seconds-long configuration.")
@@ -599,6 +695,10 @@ def main(argv=None):
     with open(path) as f:
         result = json.load(f)
     result["summary"] = summarise(result)
+    with open(path + ".tmp", "w") as f:  # the summary follows this version of the report
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
     print(table(result))
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
         f.write(markdown(result, os.path.relpath(path, ROOT)))

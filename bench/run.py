@@ -3,13 +3,14 @@
 the table and regenerate BENCHMARKS.md.
 
     bench/run.py [BUILD]                 full run (about 10 minutes)
-    BENCH_QUICK=1 bench/run.py [BUILD]   fewer rounds and repeats (about 3 minutes)
+    BENCH_QUICK=1 bench/run.py [BUILD]   fewer rounds and repeats (about 3-4 minutes)
     bench/run.py --tiny --out FILE --no-markdown [BUILD]
                                          seconds-long smoke configuration (tests/bench)
 
 Sections: per_packet (BPF_PROG_TEST_RUN against floor programs), scale (1 .. 65,536
 frontends, 1M flows), e2e (real HTTP in the network-namespace lab against direct,
-iptables, nftables and HAProxy), accuracy (canary share), control_plane, memory.
+iptables, nftables and HAProxy), accuracy (canary share), control_plane (bpfsplit-agent
+against the test API server, when build/bpfsplit-agent exists), memory.
 Needs root, bpffs, and the project built (make). Safety: network namespaces made by
 tests/lab only; iptables, nft and HAProxy only inside the lab's node namespace; pins
 only under /sys/fs/bpf/bs-bench-<pid>*, removed on every exit path of this process.
@@ -44,6 +45,7 @@ PROFILES = {
         "accuracy": ["--flows", "100000", "--weights", "1,30,50,99"],
         "memory": ["--frontends", "1000", "--flows", "10000"],
         "apply": ["--flips", "1000", "--frontends", "10000"],
+        "agent": {"routes": 10000, "flips": 100, "budget_s": 60},
         "e2e": {"repeats": 8, "duration": 3},
     },
     "quick": {
@@ -52,6 +54,7 @@ PROFILES = {
         "accuracy": ["--flows", "100000", "--weights", "1,30,50,99"],
         "memory": ["--frontends", "1000", "--flows", "10000"],
         "apply": ["--flips", "300", "--frontends", "10000"],
+        "agent": {"routes": 10000, "flips": 30, "budget_s": 30},
         "e2e": {"repeats": 3, "duration": 2},
     },
     "tiny": {
@@ -60,6 +63,7 @@ PROFILES = {
         "accuracy": ["--flows", "2000", "--weights", "1,30,50,99"],
         "memory": ["--frontends", "10", "--flows", "100"],
         "apply": ["--flips", "20", "--frontends", "100"],
+        "agent": {"routes": 50, "flips": 5, "budget_s": 10},
         "e2e": {"repeats": 1, "duration": 1},
     },
 }
@@ -149,15 +153,25 @@ def bench_dp(build, args):
     return json.loads(out)
 
 
-def control_plane(build, apply_result):
+def control_plane(build, apply_result, prof):
+    """The agent against the test API server (bench/control_plane.py), when it is built."""
     agent = os.path.join(build, "bpfsplit-agent")
-    section = {"library_write_path": apply_result}
-    if os.path.exists(agent):
-        section["status"] = ("not measured yet: build/bpfsplit-agent exists but this benchmark does not drive "
-                             "it yet (no watch-to-map latency, no 10,000-route sync, no agent RSS)")
-    else:
+    section = {"library_write_path": apply_result, "agent_present": os.path.exists(agent)}
+    if not os.path.exists(agent):
         section["status"] = "not measured yet: the agent is being written"
-    section["agent_present"] = os.path.exists(agent)
+        return section
+    import control_plane as cp
+    section["status"] = "measured"
+    for name, status_writes in (("agent_default", True), ("agent_no_status", False)):
+        log(f"control plane: agent with {'its defaults' if status_writes else '--no-status'}, "
+            f"{prof['routes']} routes")
+        try:
+            r = cp.run_control_plane(build, n_routes=prof["routes"], flips=prof["flips"], log=log,
+                                     pin_root=f"{PIN_PREFIX}-cp-{name}", status_writes=status_writes,
+                                     budget_s=prof["budget_s"])
+        except RuntimeError as exc:
+            r = {"status": f"failed: {exc}"}
+        section[name] = r
     return section
 
 
@@ -239,28 +253,41 @@ def main(argv=None):
         "machine": machine_info(),
         "pin_prefix": PIN_PREFIX,
     }
+    failures = {}
+
+    def section(name, fn):
+        """Run one section; a failure is recorded and the other sections still run."""
+        if name not in sections:
+            return
+        try:
+            result[name] = fn()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported in the JSON, the table and the exit status
+            log(f"section {name} failed: {exc!r}")
+            failures[name] = repr(exc)
+
+    def e2e_section():
+        import e2e
+        log(f"end to end in the lab: {prof['e2e']['repeats']} repeats of {prof['e2e']['duration']} s per case")
+        return e2e.run_e2e(build, repeats=prof["e2e"]["repeats"], duration=prof["e2e"]["duration"], log=log,
+                           pin_prefix=f"{PIN_PREFIX}-e2e")
+
     try:
-        if "per_packet" in sections:
-            log("per-packet and scale: BPF_PROG_TEST_RUN (loading 5 data paths, 65,536 frontends take a while)")
-            result["per_packet"] = bench_dp(build, ["pkt"] + prof["pkt"]
-                                            + ["--floor", os.path.join(build, "bench", "floor.bpf.o")])
-        if "accuracy" in sections:
-            log("accuracy: canary share of new flows")
-            result["accuracy"] = bench_dp(build, ["accuracy"] + prof["accuracy"])
-        if "memory" in sections:
-            log("memory: map definitions and bpftool memlock")
-            result["memory"] = bench_dp(build, ["memory"] + prof["memory"])
-        if "control_plane" in sections:
-            log("control plane: library write path")
-            result["control_plane"] = control_plane(build, bench_dp(build, ["apply"] + prof["apply"]))
-        if "e2e" in sections:
-            import e2e
-            log(f"end to end in the lab: {prof['e2e']['repeats']} repeats of {prof['e2e']['duration']} s per case")
-            result["e2e"] = e2e.run_e2e(build, repeats=prof["e2e"]["repeats"], duration=prof["e2e"]["duration"],
-                                        log=log, pin_prefix=f"{PIN_PREFIX}-e2e")
+        log("per-packet and scale: BPF_PROG_TEST_RUN (loading 5 data paths, 65,536 frontends take a while)")
+        section("per_packet", lambda: bench_dp(build, ["pkt"] + prof["pkt"]
+                                               + ["--floor", os.path.join(build, "bench", "floor.bpf.o")]))
+        section("accuracy", lambda: bench_dp(build, ["accuracy"] + prof["accuracy"]))
+        section("memory", lambda: bench_dp(build, ["memory"] + prof["memory"]))
+        section("e2e", e2e_section)
+        log("control plane: library write path, then the agent")
+        section("control_plane", lambda: control_plane(build, bench_dp(build, ["apply"] + prof["apply"]),
+                                                       prof["agent"]))
     finally:
         stop_children()
         cleanup_pins(build)
+    if failures:
+        result["failures"] = failures
     result["elapsed_s"] = round(time.monotonic() - t0, 1)
     result["summary"] = report.summarise(result)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -277,7 +304,7 @@ def main(argv=None):
         log(f"wrote {os.path.relpath(args.out, ROOT)} and BENCHMARKS.md in {result['elapsed_s']} s")
     else:
         log(f"wrote {args.out} in {result['elapsed_s']} s")
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

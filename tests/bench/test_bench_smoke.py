@@ -136,9 +136,17 @@ class BenchSmoke(unittest.TestCase):
 
     def test_control_plane(self):
         cp = self.result["control_plane"]
-        self.assertIn("not measured yet", cp["status"])
         self.assert_nums(cp["library_write_path"], ["weight_change_p50_us", "weight_change_p99_us", "bulk_apply_s"],
                          "library write path")
+        if not os.path.exists(os.path.join(BUILD, "bpfsplit-agent")):
+            self.assertIn("not measured yet", cp["status"])
+            return
+        self.assertEqual(cp["status"], "measured")
+        for key in ("agent_default", "agent_no_status"):
+            r = cp[key]
+            self.assertEqual(r.get("status"), "measured", r.get("status"))
+            self.assert_nums(r, ["sync_s", "rss_mib_at_sync", "rss_peak_mib", "weight_changes"], key)
+            self.assertGreater(r["weight_changes_seen"], 0, f"{key}: no weight change reached the maps")
 
     def test_memory(self):
         mem = self.result["memory"]
