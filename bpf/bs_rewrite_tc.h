@@ -6,7 +6,26 @@
 
 #include "bs_parse.h"
 
-/* Rewrite the destination (dst=1) or source (dst=0) address and port. 0 or <0. */
+/* Largest header offset a tc rewrite touches (VLAN + IPv6 + ports), for the verifier. */
+#define BS_PULL_MAX_OFF 128
+
+/* Copy len (a constant) bytes into the packet at off with a direct write: the checksum
+ * helpers have made the headers writable, and a write through the packet pointer costs
+ * less than bpf_skb_store_bytes. Packet pointers are read afresh: helpers invalidate them. */
+static __always_inline int bs_tc_store(struct __sk_buff *skb, __u32 off, const void *src, __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	if (off > BS_PULL_MAX_OFF || data + off + len > data_end)
+		return -1;
+	__builtin_memcpy(data + off, src, len);
+	return 0;
+}
+
+/* Rewrite the destination (dst=1) or source (dst=0) address and port. 0 or <0.
+ * Checksums first, through the helpers (exact for CHECKSUM_PARTIAL seeds and full
+ * checksums alike), then the bytes themselves. */
 static __always_inline int bs_tc_rewrite(struct __sk_buff *skb, const struct bs_pkt *p, int dst,
 					 const __be32 *addr, __be16 port)
 {
@@ -22,16 +41,17 @@ static __always_inline int bs_tc_rewrite(struct __sk_buff *skb, const struct bs_
 
 		err = bpf_l4_csum_replace(skb, csum_off, old[0], addr[0], BPF_F_PSEUDO_HDR | mangle | 4);
 		err = err ?: bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old[0], addr[0], 4);
-		err = err ?: bpf_skb_store_bytes(skb, addr_off, addr, 4, 0);
+		err = err ?: bpf_l4_csum_replace(skb, csum_off, old_port, port, mangle | 2);
+		err = err ?: bs_tc_store(skb, addr_off, addr, 4);
 	} else {
 		__u32 addr_off = p->l3_off + (dst ? offsetof(struct ipv6hdr, daddr) : offsetof(struct ipv6hdr, saddr));
 		__s64 diff = bpf_csum_diff((__be32 *)old, 16, (__be32 *)addr, 16, 0);
 
 		err = bpf_l4_csum_replace(skb, csum_off, 0, diff, BPF_F_PSEUDO_HDR | mangle);
-		err = err ?: bpf_skb_store_bytes(skb, addr_off, addr, 16, 0);
+		err = err ?: bpf_l4_csum_replace(skb, csum_off, old_port, port, mangle | 2);
+		err = err ?: bs_tc_store(skb, addr_off, addr, 16);
 	}
-	err = err ?: bpf_l4_csum_replace(skb, csum_off, old_port, port, mangle | 2);
-	err = err ?: bpf_skb_store_bytes(skb, port_off, &port, 2, 0);
+	err = err ?: bs_tc_store(skb, port_off, &port, 2);
 	return err;
 }
 

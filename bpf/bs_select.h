@@ -54,6 +54,23 @@ static __always_inline void bs_refuse(struct bs_decision *d, const struct bs_pkt
 	}
 }
 
+/* A retransmitted SYN of the recorded connection keeps the backend its first copy chose.
+ * Returns 1 when d now follows that record. Asked only once a new SYN meets a record (or
+ * would be refused), so that a new flow pays for one insert, not a lookup and an insert. */
+static __always_inline int bs_follow_retransmit(const struct bs_pkt *p, struct bs_decision *d)
+{
+	struct bs_conn *old;
+
+	if (!bs_is_syn(p))
+		return 0;
+	old = bpf_map_lookup_elem(&bs_conns, &p->flow);
+	if (!old || !(old->flags & BS_CONN_F_FROM_SYN) || (old->flags & BS_CONN_F_CLOSING) || old->syn_seq != p->seq)
+		return 0;
+	d->new_conn = 0;
+	bs_follow(d, old, BS_R_FWD_SYN_RETRANSMIT);
+	return 1;
+}
+
 /* Index of the group whose threshold range holds h; n_groups when none does (all weights 0). */
 static __always_inline __u32 bs_pick_group(const struct bs_split *split, __u32 h)
 {
@@ -91,13 +108,15 @@ static __noinline int bs_choose(struct bs_pkt *p, const struct bs_frontend *fe,
 	h = bs_flow_hash(&p->flow, split->affinity, s->hash_key);
 	group = bs_pick_group(split, h);
 	if (group >= BS_MAX_GROUPS || group >= split->n_groups) {
-		bs_refuse(d, p, BS_R_REJECT_ZERO_WEIGHT, BS_R_DROP_ZERO_WEIGHT);
+		if (!bs_follow_retransmit(p, d))
+			bs_refuse(d, p, BS_R_REJECT_ZERO_WEIGHT, BS_R_DROP_ZERO_WEIGHT);
 		return d->action;
 	}
 	table_id = split->tables[group];
 	tbl = table_id ? bpf_map_lookup_elem(&bs_maglev, &table_id) : NULL;
 	if (!tbl) {
-		bs_refuse(d, p, BS_R_REJECT_NO_BACKEND, BS_R_DROP_NO_BACKEND);
+		if (!bs_follow_retransmit(p, d))
+			bs_refuse(d, p, BS_R_REJECT_NO_BACKEND, BS_R_DROP_NO_BACKEND);
 		return d->action;
 	}
 	slot = bs_maglev_slot(h, s->hash_key);
@@ -135,7 +154,13 @@ static __noinline int bs_choose(struct bs_pkt *p, const struct bs_frontend *fe,
 	/* A stray RST needs no record; everything else is recorded both ways. */
 	if (p->flow.proto == IPPROTO_TCP && (p->tcp_flags & BS_TCP_RST))
 		return d->action;
-	bpf_map_update_elem(&bs_conns, &p->flow, &ct, BPF_ANY);
+	if (bpf_map_update_elem(&bs_conns, &p->flow, &ct, BPF_NOEXIST)) {
+		/* A record exists: a retransmitted SYN follows it; anything else (a reused
+		 * 5-tuple, an idle UDP flow) replaces it. */
+		if (bs_follow_retransmit(p, d))
+			return d->action;
+		bpf_map_update_elem(&bs_conns, &p->flow, &ct, BPF_ANY);
+	}
 
 	__builtin_memcpy(rkey.saddr, be->addr, 16);
 	__builtin_memcpy(rkey.daddr, p->flow.saddr, 16);
@@ -200,15 +225,6 @@ static __always_inline void bs_decide_ingress(struct bs_pkt *p, struct bs_decisi
 		return;
 	}
 
-	if (syn) {
-		/* A retransmitted SYN keeps the backend its first copy chose. */
-		ct = bpf_map_lookup_elem(&bs_conns, &p->flow);
-		if (ct && (ct->flags & BS_CONN_F_FROM_SYN) && !(ct->flags & BS_CONN_F_CLOSING) &&
-		    ct->syn_seq == p->seq) {
-			bs_follow(d, ct, BS_R_FWD_SYN_RETRANSMIT);
-			return;
-		}
-	}
 	now = bpf_ktime_get_ns();
 	d->action = bs_choose(p, fe, s, now, d);
 }

@@ -295,6 +295,11 @@ static void retransmitted_syn_follows_its_record(void **state)
 		run(ingress[i], &s, &r); /* same sequence number */
 		assert_forwarded(ingress[i], &s, &r, false);
 		assert_int_equal(group_of(&r), 0);
+		/* ...even when new connections would now be refused. */
+		split(4, "tcp", 0, 0, BS_AFFINITY_CONNECTION);
+		run(ingress[i], &s, &r);
+		assert_forwarded(ingress[i], &s, &r, false);
+		assert_int_equal(group_of(&r), 0);
 	}
 }
 
