@@ -433,7 +433,11 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, c
 		__u32 old_table = g < fe->n_groups ? fe->groups[g].table_id : BS_ID_NONE;
 
 		err = group_table(dp, members, n_members, g, old_table, &new_tables[g], &reused[g]);
-		if (err) {
+		if (err == -E2BIG || err == -ENOSPC) {
+			snprintf(errbuf, errlen, "frontend %s: group %u: the Maglev table map is full (load the data path "
+				 "with a larger --max-tables)", fe_name, g);
+			goto fail;
+		} else if (err) {
 			snprintf(errbuf, errlen, "frontend %s: group %u: cannot write its table: %s", fe_name, g,
 				 strerror(-err));
 			goto fail;
@@ -461,7 +465,9 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, c
 			err = -errno;
 		if (err) {
 			snprintf(errbuf, errlen, "frontend %s: cannot switch to the new split: %s", fe_name,
-				 strerror(-err));
+				 err == -E2BIG || err == -ENOSPC ? "the split map is full (load the data path with a "
+								   "larger --max-splits)"
+								 : strerror(-err));
 			if (val.split_id != fe->fe.split_id)
 				bpf_map_delete_elem(dp->fd[BS_MAP_SPLITS], &val.split_id);
 			goto fail;

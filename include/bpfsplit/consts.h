@@ -17,7 +17,9 @@
 #define BS_DEFAULT_MAX_CONNS 1048576    /* connection table and reverse-NAT table */
 /* Split and Maglev table entries: two per live split while an update is in flight. */
 #define BS_DEFAULT_MAX_SPLITS (2 * BS_DEFAULT_MAX_FRONTENDS)
-#define BS_DEFAULT_MAX_TABLES 32768
+/* Two groups per frontend, twice over while an update is in flight; tables are not
+ * preallocated, so this is a cap, not memory spent. */
+#define BS_DEFAULT_MAX_TABLES (4 * BS_DEFAULT_MAX_FRONTENDS)
 
 /* How long a record outlives the FIN that closed its connection (ns). */
 #define BS_DEFAULT_LINGER_NS (2ULL * 1000 * 1000 * 1000)
