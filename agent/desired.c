@@ -834,3 +834,206 @@ const struct desired_frontend *desired_find_frontend(const struct desired *d, co
 			return &d->fe[i];
 	return NULL;
 }
+
+/* ---- incremental update ---- */
+
+struct kset {
+	UT_hash_handle hh;
+	const char *k;
+};
+
+static void kset_free(struct kset **s)
+{
+	struct kset *e, *tmp;
+
+	HASH_ITER(hh, *s, e, tmp) {
+		HASH_DEL(*s, e);
+		free(e);
+	}
+}
+
+static bool kset_has(struct kset *s, const char *k)
+{
+	struct kset *e;
+
+	HASH_FIND_STR(s, k, e);
+	return e != NULL;
+}
+
+static int entry_key_cmp(const void *a, const void *b)
+{
+	const struct cache_entry *const *x = a, *const *y = b;
+
+	return strcmp((*x)->key, (*y)->key);
+}
+
+/* Append n elements of size from src to *arr (n_arr of them). */
+static int append(void **arr, size_t *n_arr, const void *src, size_t n, size_t size)
+{
+	void *p;
+
+	if (!n)
+		return 0;
+	p = realloc(*arr, (*n_arr + n) * size);
+	if (!p)
+		return -ENOMEM;
+	memcpy((char *)p + *n_arr * size, src, n * size);
+	*arr = p;
+	*n_arr += n;
+	return 0;
+}
+
+int desired_update(const struct cache *c, const struct desired_opts *o, struct desired *d, const char *const *keys,
+		   size_t n_keys)
+{
+	struct desired tmp = { 0 };
+	struct builder b = { .c = c, .o = o, .d = &tmp };
+	const struct cache_entry **ros = NULL, **sel = NULL;
+	size_t n_ros = 0, n_sel = 0, j;
+	struct kset *set = NULL, *ks;
+	struct claim *cl, *ct;
+	int rc = 1;
+
+	if (o->weights_from != WEIGHTS_FROM_HTTPROUTE)
+		return 1;
+	for (size_t i = 0; i < d->n_pr; i++)
+		if (d->pr[i].reason == DR_CONFLICT)
+			return 1; /* who wins a frontend depends on the other routes */
+	if (!n_keys)
+		return 0;
+	sel = calloc(n_keys, sizeof(*sel));
+	if (!sel)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_keys; i++) {
+		const struct cache_entry *e;
+		char ns[K8S_NS_MAX];
+		const char *slash = strchr(keys[i], '/');
+
+		if (kset_has(set, keys[i]))
+			continue;
+		ks = calloc(1, sizeof(*ks));
+		if (!ks) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		ks->k = keys[i];
+		HASH_ADD_KEYPTR(hh, set, ks->k, strlen(ks->k), ks);
+		if (!slash || (size_t)(slash - keys[i]) >= sizeof(ns))
+			continue;
+		memcpy(ns, keys[i], (size_t)(slash - keys[i]));
+		ns[slash - keys[i]] = '\0';
+		e = cache_get(c, CACHE_HTTPROUTE, ns, slash + 1);
+		if (e)
+			sel[n_sel++] = e;
+	}
+	qsort(sel, n_sel, sizeof(*sel), entry_key_cmp);
+	if (cache_sorted(c, CACHE_ROLLOUT, &ros, &n_ros)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_sel && !b.err; i++)
+		route_compute(&b, sel[i], rollout_of(ros, n_ros, sel[i]->key));
+	if (b.err) {
+		rc = b.err;
+		goto out;
+	}
+	for (size_t i = 0; i < tmp.n_pr; i++)
+		if (tmp.pr[i].reason == DR_CONFLICT)
+			goto out; /* rc 1 */
+	/* A frontend the recomputed routes claim that another route holds: full compute. */
+	for (size_t i = 0; i < d->n_fe; i++) {
+		HASH_FIND(hh, b.claims, &d->fe[i].spec.key, sizeof(d->fe[i].spec.key), cl);
+		if (cl && (d->fe[i].owner_kind != CACHE_HTTPROUTE || !kset_has(set, d->fe[i].owner)))
+			goto out; /* rc 1 */
+	}
+	/* Make room first, so that nothing fails once d is being changed. */
+	if (tmp.n_fe) {
+		struct desired_frontend *p = realloc(d->fe, (d->n_fe + tmp.n_fe) * sizeof(*d->fe));
+
+		if (!p) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		d->fe = p;
+	}
+	/* Drop the recomputed routes' old entries. Frontends and problems keep their order
+	 * (a route's status lists them in it); for routes, the last entry fills each hole. */
+	for (size_t i = j = 0; i < d->n_fe; i++) {
+		if (d->fe[i].owner_kind == CACHE_HTTPROUTE && kset_has(set, d->fe[i].owner)) {
+			bs_frontend_spec_free(&d->fe[i].spec);
+			continue;
+		}
+		if (i != j)
+			d->fe[j] = d->fe[i];
+		j++;
+	}
+	d->n_fe = j;
+	for (size_t i = j = 0; i < d->n_pr; i++) {
+		if (d->pr[i].kind == CACHE_HTTPROUTE && kset_has(set, d->pr[i].owner))
+			continue;
+		if (i != j)
+			d->pr[j] = d->pr[i];
+		j++;
+	}
+	d->n_pr = j;
+	for (size_t i = 0; i < d->n_routes;) {
+		if (kset_has(set, d->routes[i].key)) {
+			if (i != --d->n_routes)
+				d->routes[i] = d->routes[d->n_routes];
+			continue;
+		}
+		i++;
+	}
+	rc = 0;
+out:
+	if (!rc) {
+		/* d's fe array has room; pr and routes may need to grow: on failure d misses
+		 * the recomputed routes' problems or entries, and the caller recomputes it. */
+		memcpy(d->fe + d->n_fe, tmp.fe, tmp.n_fe * sizeof(*tmp.fe));
+		d->n_fe += tmp.n_fe;
+		tmp.n_fe = 0; /* the backends moved */
+		if (append((void **)&d->pr, &d->n_pr, tmp.pr, tmp.n_pr, sizeof(*tmp.pr)) ||
+		    append((void **)&d->routes, &d->n_routes, tmp.routes, tmp.n_routes, sizeof(*tmp.routes)))
+			rc = -ENOMEM;
+	}
+	desired_free(&tmp);
+	HASH_ITER(hh, b.claims, cl, ct) {
+		HASH_DEL(b.claims, cl);
+		free(cl);
+	}
+	kset_free(&set);
+	free(sel);
+	free(ros);
+	return rc;
+}
+
+bool desired_route_depends(const struct cache_entry *route, enum cache_kind kind, const char *ns, const char *name)
+{
+	const struct k8s_httproute *r = &route->good.route;
+	const cJSON *ref;
+
+	if (kind == CACHE_SERVICE && route->has_good) {
+		for (size_t i = 0; i < r->n_parents; i++)
+			if (!strcmp(r->parents[i].kind, "Service") && !strcmp(r->parents[i].name, name) &&
+			    !strcmp(r->parents[i].ns, ns))
+				return true;
+		for (size_t i = 0; i < r->n_rules; i++)
+			for (size_t k = 0; k < r->rules[i].n_backends; k++)
+				if (!strcmp(r->rules[i].backends[k].name, name) && !strcmp(r->rules[i].backends[k].ns, ns))
+					return true;
+		return false;
+	}
+	if (kind != CACHE_GATEWAY)
+		return false;
+	if (route->has_good)
+		for (size_t i = 0; i < r->n_parents; i++)
+			if (!strcmp(r->parents[i].kind, "Gateway") && !strcmp(r->parents[i].name, name) &&
+			    !strcmp(r->parents[i].ns, ns))
+				return true;
+	cJSON_ArrayForEach(ref, route->parent_refs) {
+		if (!strcmp(jstr(ref, "kind", "Gateway"), "Gateway") && !strcmp(jstr(ref, "name", ""), name) &&
+		    !strcmp(jstr(ref, "namespace", route->ns), ns))
+			return true;
+	}
+	return false;
+}

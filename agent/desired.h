@@ -122,6 +122,23 @@ struct desired {
 int desired_compute(const struct cache *c, const struct desired_opts *o, struct desired *out);
 void desired_free(struct desired *d);
 
+/* Incremental update after a batch of events: recompute only the HTTPRoutes named in
+ * keys ("namespace/name", in the cache or gone from it) and keep every other route's part
+ * of d, which must come from desired_compute (or desired_update) over the same options.
+ * Entries of the recomputed routes move to the end of d's arrays; otherwise d ends as
+ * desired_compute would leave it (same frontends, problems and routes, in another order).
+ * Returns 0 when d was updated, 1 when an incremental update cannot be exact (rollout
+ * mode; a frontend claimed by two routes before or after) and the caller must run
+ * desired_compute instead (d untouched), -ENOMEM (d must be recomputed). */
+int desired_update(const struct cache *c, const struct desired_opts *o, struct desired *d, const char *const *keys,
+		   size_t n_keys);
+
+/* True when route's desired part can change with object kind ns/name (CACHE_SERVICE: a
+ * Service parent or backendRef, whose EndpointSlices count as the Service; CACHE_GATEWAY:
+ * a Gateway parent, of the good or the latest version). Rollouts link routes by name: the
+ * Rollout's own httpRoutes say which. */
+bool desired_route_depends(const struct cache_entry *route, enum cache_kind kind, const char *ns, const char *name);
+
 const char *desired_reason_name(enum desired_reason r); /* "BackendNotFound", ... */
 /* Lookups by key, NULL when absent. */
 const struct desired_route *desired_find_route(const struct desired *d, const char *key);

@@ -57,8 +57,19 @@
 /* Retry of failed writes: first after 1 s, doubling to 30 s. */
 #define RETRY_MIN_NS (1 * SEC_NS)
 #define RETRY_MAX_NS (30 * SEC_NS)
-/* How often the metrics snapshot is refreshed when nothing happens. */
+/* How often the metrics snapshot is refreshed when nothing happens. A pass that wrote
+ * refreshes it too, but rendering at 10,000 routes takes tens of milliseconds during
+ * which events wait: refreshes are spaced by METRICS_COST_FACTOR times the last render's
+ * duration at least (at most ~1% of the loop's time). */
 #define METRICS_EVERY_NS (2 * SEC_NS)
+#define METRICS_COST_FACTOR 100
+/* Status writes in flight at once; the others wait in a queue (one entry per route:
+ * the patch is computed when its turn comes, from the state then). */
+#define STATUS_MAX_IN_FLIGHT 4
+/* Queued routes looked at per turn of the loop (most need no write). */
+#define STATUS_CHECKS_PER_TURN 32
+/* More affected routes than 1/AFFECTED_FULL_DIV of all: compute the desired state whole. */
+#define AFFECTED_FULL_DIV 8
 #define MAX_ATTACH 32
 
 static volatile sig_atomic_t stop_signal;
@@ -480,6 +491,18 @@ struct agent {
 	bool synced, ready, dirty, full, retry_pending;
 	uint64_t batch_start_ns, next_full_ns, retry_at_ns, retry_backoff_ns, next_metrics_ns;
 
+	/* The desired state of the last pass, kept between passes: a pass after watch events
+	 * recomputes only the routes they affect (desired_update). */
+	struct desired cur;
+	bool have_cur;
+	struct str_entry *affected;   /* route key -> NULL: routes to recompute in the next pass */
+	size_t n_affected;
+	bool desired_full;            /* the next pass computes the desired state whole */
+	bool stopping;
+	/* status writes: routes whose status to check, in order; writes in flight */
+	struct str_entry *status_queue;
+	size_t status_in_flight;
+
 	struct str_entry *problems;   /* message -> "" : problems currently reported */
 	struct str_entry *status_sent;/* route key -> last patch sent */
 	struct str_entry *rollouts_seen; /* rollout key -> its state as last logged */
@@ -494,6 +517,7 @@ struct agent {
 
 	/* data-path counters, read from the metrics thread with a handle of its own */
 	struct bs_dp *scrape_dp;
+	uint64_t metrics_cost_ns, metrics_at_ns; /* last render: duration, start */
 };
 
 static const struct kube_resource resources[CACHE_NKINDS] = {
@@ -511,6 +535,83 @@ static void mark_dirty(struct agent *a, uint64_t now, bool from_event)
 	a->dirty = true;
 }
 
+/* ---- affected routes: what a pass after watch events recomputes ---- */
+
+static void affect_route(struct agent *a, const char *key)
+{
+	if (str_get(a->affected, key))
+		return;
+	str_set(&a->affected, key, NULL);
+	a->n_affected++;
+}
+
+/* Routes that depend on object kind ns/name (a Service, its EndpointSlices, a Gateway). */
+static void affect_dependents(struct agent *a, enum cache_kind kind, const char *ns, const char *name)
+{
+	const struct cache_entry *e;
+
+	cache_for_each(a->cache, CACHE_HTTPROUTE, e)
+		if (desired_route_depends(e, kind, ns, name))
+			affect_route(a, e->key);
+}
+
+/* "ns/name" -> the routes of that Service. */
+static void affect_service_key(struct agent *a, const char *svc_key)
+{
+	const char *slash = strchr(svc_key, '/');
+	char ns[K8S_NS_MAX];
+
+	if (!slash || !svc_key[0] || (size_t)(slash - svc_key) >= sizeof(ns))
+		return;
+	memcpy(ns, svc_key, (size_t)(slash - svc_key));
+	ns[slash - svc_key] = '\0';
+	affect_dependents(a, CACHE_SERVICE, ns, slash + 1);
+}
+
+/* What an object change touches, noted before (old version) and after it (new one). */
+static void note_affected(struct agent *a, enum cache_kind k, const cJSON *obj)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace"));
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
+	const struct cache_entry *e;
+	char key[CACHE_KEY_MAX];
+
+	if (!name)
+		return;
+	if (!ns)
+		ns = "";
+	switch (k) {
+	case CACHE_HTTPROUTE:
+		snprintf(key, sizeof(key), "%s/%s", ns, name);
+		affect_route(a, key);
+		break;
+	case CACHE_SERVICE:
+	case CACHE_GATEWAY:
+		affect_dependents(a, k, ns, name);
+		break;
+	case CACHE_ENDPOINTSLICE:
+		e = cache_get(a->cache, k, ns, name);
+		if (e && e->has_good)
+			affect_service_key(a, e->svc_key);
+		break;
+	case CACHE_ROLLOUT:
+		e = cache_get(a->cache, k, ns, name);
+		if (a->f.weights_from != WEIGHTS_FROM_HTTPROUTE) {
+			a->desired_full = true;
+		} else if (e && e->has_good) {
+			for (size_t j = 0; j < e->good.rollout.n_routes; j++) {
+				snprintf(key, sizeof(key), "%s/%s", e->good.rollout.route_ns, e->good.rollout.routes[j]);
+				affect_route(a, key);
+			}
+		}
+		break;
+	default:
+		a->desired_full = true;
+		break;
+	}
+}
+
 static void on_event(void *ctx, int idx, enum kube_event_kind kind, const cJSON *obj)
 {
 	struct agent *a = ctx;
@@ -526,6 +627,8 @@ static void on_event(void *ctx, int idx, enum kube_event_kind kind, const cJSON 
 		break;
 	case KUBE_EV_UPSERT:
 		a->events[k][EV_UPSERT]++;
+		if (a->synced)
+			note_affected(a, k, obj); /* what the old version touched */
 		rc = cache_upsert(a->cache, k, obj, now, err, sizeof(err));
 		if (err[0]) {
 			a->rejected[k]++;
@@ -534,19 +637,28 @@ static void on_event(void *ctx, int idx, enum kube_event_kind kind, const cJSON 
 			       "msg=\"object rejected; its last good version stays in force\" kind=%s err=\"%s\"",
 			       cache_kind_name(k), qv(q, sizeof(q), err));
 		}
-		if (rc == -ENOMEM)
+		if (rc == -ENOMEM) {
 			bs_err("msg=\"out of memory caching an object\" kind=%s", cache_kind_name(k));
-		if (rc > 0)
+			a->desired_full = true;
+		}
+		if (rc > 0) {
+			if (a->synced)
+				note_affected(a, k, obj); /* and what the new one touches */
 			mark_dirty(a, now, true);
+		}
 		break;
 	case KUBE_EV_DELETE:
 		a->events[k][EV_DELETE]++;
+		if (a->synced)
+			note_affected(a, k, obj);
 		if (cache_delete(a->cache, k, obj, now) > 0)
 			mark_dirty(a, now, true);
 		break;
 	case KUBE_EV_RESYNC_END:
-		if (cache_resync_end(a->cache, k, now) > 0)
+		if (cache_resync_end(a->cache, k, now) > 0) {
+			a->desired_full = true; /* objects gone while the watch was down */
 			mark_dirty(a, now, true);
+		}
 		break;
 	case KUBE_EV_UNAVAILABLE:
 		a->unavailable[k] = true;
@@ -562,12 +674,16 @@ struct status_req {
 	char key[CACHE_KEY_MAX];
 };
 
+static void pump_statuses(struct agent *a, size_t max_checks);
+
 static void status_done(void *ctx, int http_status, const char *err)
 {
 	struct status_req *r = ctx;
 	struct agent *a = r->a;
 	char q[512];
 
+	if (a->status_in_flight)
+		a->status_in_flight--;
 	if (http_status >= 200 && http_status < 300 && !err) {
 		a->status_ok++;
 		bs_debug("msg=\"route status written\" httproute=%s", r->key);
@@ -585,22 +701,55 @@ static void status_done(void *ctx, int http_status, const char *err)
 				http_status == 403 ? " hint=\"grant update on httproutes/status\"" : "");
 	}
 	free(r);
+	if (!a->stopping)
+		pump_statuses(a, STATUS_CHECKS_PER_TURN); /* the slot is free: next one */
 }
 
-static void write_statuses(struct agent *a, const struct desired *d)
+static bool status_wanted(const struct agent *a)
 {
-	const struct cache_entry *e;
-	char now[32];
+	return a->f.write_status && a->f.weights_from == WEIGHTS_FROM_HTTPROUTE && a->idx_of[CACHE_HTTPROUTE] >= 0;
+}
 
-	if (!a->f.write_status || a->f.weights_from != WEIGHTS_FROM_HTTPROUTE || a->idx_of[CACHE_HTTPROUTE] < 0)
+/* Queue the status check of a route (once: the patch is computed when its turn comes). */
+static void queue_status(struct agent *a, const char *key)
+{
+	if (!str_get(a->status_queue, key))
+		str_set(&a->status_queue, key, NULL);
+}
+
+/* Start the status writes that are due, at most STATUS_MAX_IN_FLIGHT at once, looking at
+ * no more than max_checks queued routes (most need no write). */
+static void pump_statuses(struct agent *a, size_t max_checks)
+{
+	struct str_entry *q, *qtmp;
+	const struct desired *d = &a->cur;
+	char now[32] = "";
+
+	if (!a->have_cur)
 		return;
-	rfc3339_now(now, sizeof(now));
-	cache_for_each(a->cache, CACHE_HTTPROUTE, e) {
-		const struct desired_route *dr = desired_find_route(d, e->key);
+	HASH_ITER(hh, a->status_queue, q, qtmp) {
+		const struct cache_entry *e;
+		const struct desired_route *dr;
 		const struct str_entry *sent;
 		struct status_req *req;
-		char *patch = NULL;
+		const char *slash = strchr(q->key, '/');
+		char ns[K8S_NS_MAX], *patch = NULL;
 
+		if (a->status_in_flight >= STATUS_MAX_IN_FLIGHT || !max_checks)
+			break;
+		max_checks--;
+		e = NULL;
+		if (slash && (size_t)(slash - q->key) < sizeof(ns)) {
+			memcpy(ns, q->key, (size_t)(slash - q->key));
+			ns[slash - q->key] = '\0';
+			e = cache_get(a->cache, CACHE_HTTPROUTE, ns, slash + 1);
+		}
+		str_del(&a->status_queue, q->key);
+		if (!e)
+			continue;
+		if (!now[0])
+			rfc3339_now(now, sizeof(now));
+		dr = desired_find_route(d, e->key);
 		if (!dr && !route_status_has_entry(e, ROUTE_STATUS_CONTROLLER))
 			continue;
 		if (route_status_patch(e, d, dr, ROUTE_STATUS_CONTROLLER, now, &patch) || !patch)
@@ -623,11 +772,30 @@ static void write_statuses(struct agent *a, const struct desired *d)
 			bs_warn("msg=\"cannot start route status write\" httproute=%s", e->key);
 			free(req);
 		} else {
+			a->status_in_flight++;
 			str_set(&a->status_sent, e->key, patch);
 			bs_debug("msg=\"writing route status\" httproute=%s", e->key);
 		}
 		free(patch);
 	}
+}
+
+/* After a pass: queue the routes whose status may have moved (all on a whole pass). */
+static void write_statuses(struct agent *a, bool all)
+{
+	const struct cache_entry *e;
+	struct str_entry *r, *tmp;
+
+	if (!status_wanted(a))
+		return;
+	if (all) {
+		cache_for_each(a->cache, CACHE_HTTPROUTE, e)
+			queue_status(a, e->key);
+	} else {
+		HASH_ITER(hh, a->affected, r, tmp)
+			queue_status(a, r->key);
+	}
+	pump_statuses(a, STATUS_CHECKS_PER_TURN);
 }
 
 /* ---- problems: one log line when one appears, one when it goes ---- */
@@ -798,7 +966,29 @@ static void render_rollouts(struct agent *a, struct mbuf *b, int family)
 	}
 }
 
+static void publish_metrics_now(struct agent *a, const struct desired *d);
+
 static void publish_metrics(struct agent *a, const struct desired *d)
+{
+	uint64_t t0 = mono_ns();
+
+	publish_metrics_now(a, d);
+	a->metrics_at_ns = t0;
+	a->metrics_cost_ns = mono_ns() - t0;
+}
+
+/* A refresh is due: every METRICS_EVERY_NS, or sooner after writes (wrote), never more
+ * often than METRICS_COST_FACTOR x its cost. */
+static bool metrics_due(const struct agent *a, uint64_t now, bool wrote)
+{
+	uint64_t gap = a->metrics_cost_ns * METRICS_COST_FACTOR;
+
+	if (now < a->metrics_at_ns + gap)
+		return false;
+	return wrote || now >= a->next_metrics_ns;
+}
+
+static void publish_metrics_now(struct agent *a, const struct desired *d)
 {
 	struct mbuf b = { 0 };
 	struct kube_client_stats ks = { 0 };
@@ -992,19 +1182,49 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 		.batch_start_ns = a->batch_start_ns,
 		.on_write = on_write,
 		.ctx = a,
+		.owner_kind = CACHE_HTTPROUTE,
 	};
-	struct desired d;
-	int rc;
+	struct desired *d = &a->cur;
+	const char **keys = NULL;
+	size_t n_keys = 0;
+	struct str_entry *r, *tmp;
+	bool whole = a->full || !a->have_cur || a->desired_full ||
+		     a->n_affected * AFFECTED_FULL_DIV > cache_count(a->cache, CACHE_HTTPROUTE);
+	int rc = 1;
 
 	a->dopts.now_ns = now;
-	rc = desired_compute(a->cache, &a->dopts, &d);
-	if (rc) {
-		bs_err("msg=\"cannot compute the desired state\" err=%s", strerror(-rc));
-		return; /* still dirty: tried again next turn */
+	if (!whole && a->n_affected) {
+		keys = calloc(a->n_affected, sizeof(*keys));
+		if (keys) {
+			HASH_ITER(hh, a->affected, r, tmp)
+				keys[n_keys++] = r->key;
+			rc = desired_update(a->cache, &a->dopts, d, keys, n_keys);
+		}
+		if (rc) { /* not exact incrementally, or no memory: the whole state */
+			free(keys);
+			keys = NULL;
+			n_keys = 0;
+		}
+	} else if (!whole) {
+		rc = 0; /* a retry: the desired state is as it was */
 	}
-	log_problems(a, &d);
+	if (rc) {
+		if (a->have_cur)
+			desired_free(d);
+		a->have_cur = false;
+		rc = desired_compute(a->cache, &a->dopts, d);
+		if (rc) {
+			bs_err("msg=\"cannot compute the desired state\" err=%s", strerror(-rc));
+			return; /* still dirty: tried again next turn */
+		}
+		a->have_cur = true;
+		whole = true;
+	}
+	ro.owners = keys;
+	ro.n_owners = n_keys;
+	rc = reconcile_run(a->rec, d, &ro, &a->last);
+	log_problems(a, d);
 	log_rollouts(a);
-	rc = reconcile_run(a->rec, &d, &ro, &a->last);
 	a->passes++;
 	if (a->last.not_owned)
 		a->not_owned_at_start = a->last.not_owned;
@@ -1028,17 +1248,24 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 	bs_debug("msg=\"reconcile pass\" full=%d desired=%zu blocked=%zu checked=%zu applied=%zu unchanged=%zu "
 		 "removed=%zu failed=%zu owned=%zu info_writes=%zu info_failed=%zu problems=%zu",
 		 a->full, a->last.desired, a->last.blocked, a->last.checked, a->last.applied, a->last.unchanged,
-		 a->last.removed, a->last.failed, a->last.owned, a->last.info_writes, a->last.info_failed, d.n_pr);
+		 a->last.removed, a->last.failed, a->last.owned, a->last.info_writes, a->last.info_failed, d->n_pr);
 	if (!a->ready && !rc) {
 		a->ready = true;
 		metrics_set_ready(a->m, true, NULL);
 		bs_info("msg=\"ready: the maps match the cluster\" frontends=%zu owned=%zu not_owned=%zu problems=%zu",
-			a->last.desired, a->last.owned, a->last.not_owned, d.n_pr);
+			a->last.desired, a->last.owned, a->last.not_owned, d->n_pr);
+		a->next_metrics_ns = 0; /* publish at once */
 	}
-	write_statuses(a, &d);
-	publish_metrics(a, &d);
-	a->next_metrics_ns = now + METRICS_EVERY_NS;
-	desired_free(&d);
+	write_statuses(a, whole);
+	if (metrics_due(a, now, a->last.applied || a->last.removed || a->last.failed || whole ||
+				a->next_metrics_ns == 0)) {
+		publish_metrics(a, d);
+		a->next_metrics_ns = now + METRICS_EVERY_NS;
+	}
+	free(keys);
+	str_clear(&a->affected);
+	a->n_affected = 0;
+	a->desired_full = false;
 	a->dirty = false;
 	a->full = false;
 	a->batch_start_ns = 0;
@@ -1255,7 +1482,9 @@ int main(int argc, char **argv)
 	while (!stop_signal) {
 		uint64_t now, exp;
 
-		rc = kube_client_run(a->kc, LOOP_TICK_MS);
+		/* Status checks queued and a write slot free: turn again at once. */
+		rc = kube_client_run(a->kc, a->status_queue && a->status_in_flight < STATUS_MAX_IN_FLIGHT ? 0
+											  : LOOP_TICK_MS);
 		if (rc && rc != -EINTR)
 			bs_debug("msg=\"kube client loop\" err=%s", strerror(-rc));
 		now = mono_ns();
@@ -1279,8 +1508,10 @@ int main(int argc, char **argv)
 			continue;
 		}
 		exp = cache_next_expiry(a->cache, a->f.drain_timeout_ns);
-		if (exp && now >= exp && cache_expire(a->cache, now, a->f.drain_timeout_ns) > 0)
+		if (exp && now >= exp && cache_expire(a->cache, now, a->f.drain_timeout_ns) > 0) {
+			a->desired_full = true;
 			mark_dirty(a, now, false);
+		}
 		if (now >= a->next_full_ns) {
 			a->full = true;
 			mark_dirty(a, now, false);
@@ -1290,16 +1521,13 @@ int main(int argc, char **argv)
 			mark_dirty(a, now, false);
 		if (a->dirty)
 			reconcile_pass(a, now);
-		else if (now >= a->next_metrics_ns) {
-			struct desired d;
-
+		else if (metrics_due(a, now, false)) {
 			/* Refresh counters from time to time (rollout and client stats). */
-			if (!desired_compute(a->cache, &a->dopts, &d)) {
-				publish_metrics(a, &d);
-				desired_free(&d);
-			}
+			publish_metrics(a, a->have_cur ? &a->cur : NULL);
 			a->next_metrics_ns = now + METRICS_EVERY_NS;
 		}
+		if (a->status_queue)
+			pump_statuses(a, STATUS_CHECKS_PER_TURN);
 		if (a->dp)
 			bs_dp_flush_retired(a->dp, false);
 	}
@@ -1307,6 +1535,7 @@ int main(int argc, char **argv)
 		(int)stop_signal);
 	status = 0;
 out:
+	a->stopping = true;
 	kube_client_free(a->kc);
 	metrics_stop(a->m);
 	if (a->scrape_dp)
@@ -1316,6 +1545,10 @@ out:
 		a->w->destroy(a->w);
 	bs_dp_close(a->dp); /* closes fds, frees what was retired; unpins nothing */
 	cache_free(a->cache);
+	if (a->have_cur)
+		desired_free(&a->cur);
+	str_clear(&a->affected);
+	str_clear(&a->status_queue);
 	str_clear(&a->problems);
 	str_clear(&a->status_sent);
 	str_clear(&a->rollouts_seen);

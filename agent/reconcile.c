@@ -210,34 +210,116 @@ static void report_unowned(struct reconciler *r, struct reconcile_stats *st)
 	free(keys);
 }
 
+/* The owner set of a partial run: a hash when large, a plain list when small. */
+struct owner_set {
+	struct owner_ent {
+		UT_hash_handle hh;
+		const char *k;
+	} *h;
+	const char *const *v;
+	size_t n;
+	enum cache_kind kind;
+};
+
+#define OWNER_SET_LINEAR 8
+
+static int owner_set_init(struct owner_set *s, const struct reconcile_run_opts *o)
+{
+	memset(s, 0, sizeof(*s));
+	s->v = o->owners;
+	s->n = o->n_owners;
+	s->kind = o->owner_kind;
+	if (s->n <= OWNER_SET_LINEAR)
+		return 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct owner_ent *e;
+
+		HASH_FIND_STR(s->h, s->v[i], e);
+		if (e)
+			continue;
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		e->k = s->v[i];
+		HASH_ADD_KEYPTR(hh, s->h, e->k, strlen(e->k), e);
+	}
+	return 0;
+}
+
+static bool owner_set_has(const struct owner_set *s, enum cache_kind kind, const char *owner)
+{
+	struct owner_ent *e;
+
+	if (kind != s->kind)
+		return false;
+	if (s->n <= OWNER_SET_LINEAR) {
+		for (size_t i = 0; i < s->n; i++)
+			if (!strcmp(s->v[i], owner))
+				return true;
+		return false;
+	}
+	HASH_FIND_STR(s->h, owner, e);
+	return e != NULL;
+}
+
+static void owner_set_free(struct owner_set *s)
+{
+	struct owner_ent *e, *tmp;
+
+	HASH_ITER(hh, s->h, e, tmp) {
+		HASH_DEL(s->h, e);
+		free(e);
+	}
+}
+
 int reconcile_run(struct reconciler *r, const struct desired *d, const struct reconcile_run_opts *o,
 		  struct reconcile_stats *st)
 {
 	struct rec_fe *f, *tmp;
+	struct owner_set os;
+	bool partial = !o->full && o->n_owners;
 	char fe[80];
 	int failed_rc = 0;
 
 	memset(st, 0, sizeof(*st));
+	if (partial && owner_set_init(&os, o)) {
+		owner_set_free(&os);
+		return -ENOMEM;
+	}
+	if (partial) {
+		/* Frontends of other owners keep their state: counted, not looked at. */
+		st->desired = d->n_fe;
+		for (size_t i = 0; i < d->n_fe; i++)
+			st->blocked += d->fe[i].blocked;
+	}
 	HASH_ITER(hh, r->fes, f, tmp)
-		f->wanted = false;
+		if (!partial || owner_set_has(&os, f->owner_kind, f->owner))
+			f->wanted = false;
 
 	for (size_t i = 0; i < d->n_fe; i++) {
 		const struct desired_frontend *df = &d->fe[i];
 
+		if (partial && !owner_set_has(&os, df->owner_kind, df->owner))
+			continue;
 		f = rec_find(r, &df->spec.key);
 		if (!f) {
 			f = calloc(1, sizeof(*f));
-			if (!f)
+			if (!f) {
+				if (partial)
+					owner_set_free(&os);
 				return -ENOMEM;
+			}
 			f->key = df->spec.key;
 			HASH_ADD(hh, r->fes, key, sizeof(f->key), f);
 		}
 		f->wanted = true;
 		f->owner_kind = df->owner_kind;
 		snprintf(f->owner, sizeof(f->owner), "%s", df->owner);
-		st->desired++;
+		if (!partial)
+			st->desired++;
 		if (df->blocked) {
-			st->blocked++;
+			if (!partial)
+				st->blocked++;
 			if (!f->has_good) {
 				/* After a restart: what the maps hold is the last good spec. */
 				struct bs_frontend_spec actual;
@@ -256,8 +338,11 @@ int reconcile_run(struct reconciler *r, const struct desired *d, const struct re
 		} else if (!f->has_good || !dp_spec_equal(&f->good, &df->spec)) {
 			struct bs_frontend_spec copy;
 
-			if (dp_spec_copy(&copy, &df->spec))
+			if (dp_spec_copy(&copy, &df->spec)) {
+				if (partial)
+					owner_set_free(&os);
 				return -ENOMEM;
+			}
 			set_good(f, &copy);
 			f->in_sync = false;
 		}
@@ -266,14 +351,14 @@ int reconcile_run(struct reconciler *r, const struct desired *d, const struct re
 		sync_info(r, f, &df->info, o->full, st);
 	}
 
-	if (o->allow_remove && !r->listed) {
+	if (o->allow_remove && !r->listed && !partial) {
 		report_unowned(r, st);
 		r->listed = true;
 	}
 	HASH_ITER(hh, r->fes, f, tmp) {
 		int rc;
 
-		if (f->wanted) {
+		if (f->wanted || (partial && !owner_set_has(&os, f->owner_kind, f->owner))) {
 			st->owned += f->owned;
 			continue;
 		}
@@ -306,5 +391,7 @@ int reconcile_run(struct reconciler *r, const struct desired *d, const struct re
 		HASH_DEL(r->fes, f);
 		rec_free(f);
 	}
+	if (partial)
+		owner_set_free(&os);
 	return failed_rc;
 }

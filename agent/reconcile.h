@@ -46,6 +46,13 @@ struct reconcile_run_opts {
 	reconcile_write_fn on_write;
 	void *ctx;
 	uint64_t (*clock_ns)(void); /* monotonic clock for done_ns; NULL: CLOCK_MONOTONIC */
+	/* Partial run (after desired_update): only the frontends owned by these objects
+	 * (owner keys of owner_kind) are considered, desired ones written when changed and
+	 * owned ones no longer desired removed; every other frontend is left as it is.
+	 * Ignored on full runs. n_owners 0: the whole desired state. */
+	const char *const *owners;
+	size_t n_owners;
+	enum cache_kind owner_kind;
 };
 
 struct reconcile_stats {

@@ -976,6 +976,167 @@ static void test_cache_unchanged_and_kinds(void **state)
 	cache_free(c);
 }
 
+/* ---- incremental update ---- */
+
+/* Route "default/mesh-i" whose parent is Service fe-i (cluster IP 10.96.1.i) and whose
+ * backends are the seed's stable / canary Services at weights w / 100 - w. */
+static void put_mesh(struct cache *c, int i, int parent_svc, int w, const char *rv)
+{
+	cJSON *r = ref_load("httproute-canary-30.json");
+	cJSON *svc = ref_load("service-stable.json");
+	cJSON *ref = cJSON_GetArrayItem(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "spec"), "parentRefs"), 0);
+	char name[64], ip[32];
+
+	snprintf(name, sizeof(name), "fe-%d", i);
+	snprintf(ip, sizeof(ip), "10.96.1.%d", i);
+	set_str(svc, "metadata.name", name);
+	set_str(svc, "metadata.resourceVersion", rv);
+	set_str(svc, "spec.clusterIP", ip);
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(svc, "spec"), "clusterIPs");
+	put_obj(c, CACHE_SERVICE, svc, T0);
+	snprintf(name, sizeof(name), "fe-%d", parent_svc);
+	set_str(ref, "group", "");
+	set_str(ref, "kind", "Service");
+	set_str(ref, "name", name);
+	set_str(ref, "namespace", "default");
+	snprintf(name, sizeof(name), "mesh-%d", i);
+	set_str(r, "metadata.name", name);
+	set_str(r, "metadata.resourceVersion", rv);
+	set_num(backend_ref(r, 0, 0), "weight", w);
+	set_num(backend_ref(r, 0, 1), "weight", 100 - w);
+	put_obj(c, CACHE_HTTPROUTE, r, T0);
+	cJSON_Delete(svc);
+	cJSON_Delete(r);
+}
+
+/* a (updated incrementally) holds what b (computed whole) holds, in any order. */
+static void assert_same_desired(const struct desired *a, const struct desired *b)
+{
+	assert_int_equal(a->n_fe, b->n_fe);
+	assert_int_equal(a->n_pr, b->n_pr);
+	assert_int_equal(a->n_routes, b->n_routes);
+	for (size_t i = 0; i < b->n_fe; i++) {
+		const struct desired_frontend *x = desired_find_frontend(a, &b->fe[i].spec.key);
+
+		assert_non_null(x);
+		assert_string_equal(x->owner, b->fe[i].owner);
+		assert_int_equal(x->blocked, b->fe[i].blocked);
+		assert_int_equal(x->parent, b->fe[i].parent);
+		assert_true(x->blocked || dp_spec_equal(&x->spec, &b->fe[i].spec));
+		assert_memory_equal(&x->info, &b->fe[i].info, sizeof(x->info));
+	}
+	for (size_t i = 0; i < b->n_routes; i++) {
+		const struct desired_route *x = desired_find_route(a, b->routes[i].key);
+
+		assert_non_null(x);
+		assert_memory_equal(x, &b->routes[i], sizeof(*x));
+	}
+	for (size_t i = 0; i < b->n_pr; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < a->n_pr && !found; j++)
+			found = !memcmp(&a->pr[j], &b->pr[i], sizeof(a->pr[j]));
+		assert_true(found);
+	}
+}
+
+static void test_incremental_update(void **state)
+{
+	struct cache *c = seed("httproute-canary-30.json");
+	struct desired_opts o = opts_gw();
+	struct desired d, full;
+	const char *k1[] = { "default/mesh-1" }, *k2[] = { "default/mesh-2", "default/mesh-4" },
+		   *k3[] = { "default/mesh-3" };
+
+	for (int i = 0; i < 6; i++)
+		put_mesh(c, i, i, 70, "1");
+	compute(c, &o, &d);
+	assert_int_equal(d.n_fe, 7); /* six mesh routes and the seed's Gateway route */
+
+	/* A weight change: only that route is recomputed; the rest stays. */
+	put_mesh(c, 1, 1, 20, "2");
+	assert_int_equal(desired_update(c, &o, &d, k1, 1), 0);
+	compute(c, &o, &full);
+	assert_same_desired(&d, &full);
+	assert_int_equal(fe_of(&d, "10.96.1.1:80/tcp")->spec.groups[0].weight, 20);
+	desired_free(&full);
+
+	/* A route deleted, another whose backend Service is gone (blocked, with a problem). */
+	{
+		cJSON *r = ref_load("httproute-canary-30.json");
+
+		set_str(r, "metadata.name", "mesh-2");
+		cache_delete(c, CACHE_HTTPROUTE, r, T0);
+		cJSON_Delete(r);
+	}
+	put_mesh(c, 4, 4, 50, "3");
+	{
+		cJSON *r = ref_load("httproute-canary-30.json");
+		cJSON *ref = cJSON_GetArrayItem(
+			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "spec"), "parentRefs"), 0);
+
+		set_str(ref, "group", "");
+		set_str(ref, "kind", "Service");
+		set_str(ref, "name", "fe-4");
+		set_str(ref, "namespace", "default");
+		set_str(r, "metadata.name", "mesh-4");
+		set_str(r, "metadata.resourceVersion", "4");
+		set_str(backend_ref(r, 0, 1), "name", "no-such-service");
+		put_obj(c, CACHE_HTTPROUTE, r, T0);
+		cJSON_Delete(r);
+	}
+	assert_int_equal(desired_update(c, &o, &d, k2, 2), 0);
+	compute(c, &o, &full);
+	assert_same_desired(&d, &full);
+	assert_true(fe_of(&d, "10.96.1.4:80/tcp")->blocked);
+	assert_non_null(problem_of(&d, DR_BACKEND_NOT_FOUND));
+	desired_free(&full);
+
+	/* mesh-3 now claims mesh-0's frontend: who wins depends on both, so no incremental
+	 * answer (d untouched); the whole computation reports the conflict. */
+	put_mesh(c, 3, 0, 70, "5");
+	assert_int_equal(desired_update(c, &o, &d, k3, 1), 1);
+	assert_int_equal(fe_of(&d, "10.96.1.3:80/tcp")->spec.groups[0].weight, 70);
+	desired_free(&d);
+	compute(c, &o, &d);
+	assert_non_null(problem_of(&d, DR_CONFLICT));
+	/* ... and while a conflict stands, every update is a whole one. */
+	assert_int_equal(desired_update(c, &o, &d, k1, 1), 1);
+	desired_free(&d);
+
+	/* Rollout mode: never incremental. */
+	o.weights_from = WEIGHTS_FROM_ROLLOUT;
+	compute(c, &o, &d);
+	assert_int_equal(desired_update(c, &o, &d, k1, 1), 1);
+	desired_free(&d);
+	cache_free(c);
+}
+
+/* Which routes an object change touches: Service parents and backends, Gateway parents. */
+static void test_route_depends(void **state)
+{
+	struct cache *c = seed("httproute-canary-30.json");
+	const struct cache_entry *gw_route, *mesh;
+
+	put_mesh(c, 1, 1, 70, "1");
+	gw_route = cache_get(c, CACHE_HTTPROUTE, "default", "argo-rollouts-http-route");
+	mesh = cache_get(c, CACHE_HTTPROUTE, "default", "mesh-1");
+	assert_non_null(gw_route);
+	assert_non_null(mesh);
+	assert_true(desired_route_depends(mesh, CACHE_SERVICE, "default", "fe-1"));
+	assert_true(desired_route_depends(mesh, CACHE_SERVICE, "default", "rollouts-demo-stable"));
+	assert_true(desired_route_depends(mesh, CACHE_SERVICE, "default", "rollouts-demo-canary"));
+	assert_false(desired_route_depends(mesh, CACHE_SERVICE, "default", "fe-2"));
+	assert_false(desired_route_depends(mesh, CACHE_SERVICE, "other", "fe-1"));
+	assert_false(desired_route_depends(mesh, CACHE_GATEWAY, "kgateway-system", "agentgateway-proxy"));
+	assert_true(desired_route_depends(gw_route, CACHE_GATEWAY, "kgateway-system", "agentgateway-proxy"));
+	assert_false(desired_route_depends(gw_route, CACHE_GATEWAY, "default", "agentgateway-proxy"));
+	assert_true(desired_route_depends(gw_route, CACHE_SERVICE, "default", "rollouts-demo-stable"));
+	assert_false(desired_route_depends(gw_route, CACHE_SERVICE, "default", "fe-1"));
+	cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1004,6 +1165,8 @@ int main(void)
 		cmocka_unit_test(test_weights_from_rollout),
 		cmocka_unit_test(test_affinity),
 		cmocka_unit_test(test_cache_unchanged_and_kinds),
+		cmocka_unit_test(test_incremental_update),
+		cmocka_unit_test(test_route_depends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
