@@ -32,35 +32,82 @@ static void key_of(char *key, const char *ns, const char *name)
 	snprintf(key, CACHE_KEY_MAX, "%s%s%s", ns, ns[0] ? "/" : "", name);
 }
 
+static size_t kind_size(enum cache_kind k)
+{
+	switch (k) {
+	case CACHE_HTTPROUTE:
+		return sizeof(struct k8s_httproute);
+	case CACHE_GATEWAY:
+		return sizeof(struct k8s_gateway);
+	case CACHE_ROLLOUT:
+		return sizeof(struct k8s_rollout);
+	case CACHE_SERVICE:
+		return sizeof(struct k8s_service);
+	case CACHE_ENDPOINTSLICE:
+		return sizeof(struct k8s_endpointslice);
+	default:
+		return 0;
+	}
+}
+
 static void good_free(enum cache_kind k, struct cache_entry *e)
 {
 	if (!e->has_good)
 		return;
 	switch (k) {
 	case CACHE_HTTPROUTE:
-		k8s_httproute_free(&e->good.route);
+		k8s_httproute_free(e->good.route);
 		break;
 	case CACHE_GATEWAY:
-		k8s_gateway_free(&e->good.gateway);
+		k8s_gateway_free(e->good.gateway);
 		break;
 	case CACHE_ROLLOUT:
-		k8s_rollout_free(&e->good.rollout);
+		k8s_rollout_free(e->good.rollout);
 		break;
 	case CACHE_SERVICE:
-		k8s_service_free(&e->good.service);
+		k8s_service_free(e->good.service);
 		break;
 	case CACHE_ENDPOINTSLICE:
-		k8s_endpointslice_free(&e->good.slice);
+		k8s_endpointslice_free(e->good.slice);
 		break;
 	default:
 		break;
 	}
+	memset(e->good.any, 0, kind_size(k));
 	e->has_good = false;
+}
+
+/* The empty string of entries' optional strings (never freed). */
+static char no_str[1];
+
+static void str_release(char **s)
+{
+	if (*s != no_str)
+		free(*s);
+	*s = no_str;
+}
+
+/* *dst = a heap copy of src ("" shares no_str). 0 or -ENOMEM (*dst unchanged). */
+static int str_set(char **dst, const char *src)
+{
+	char *n = no_str;
+
+	if (src[0]) {
+		n = strdup(src);
+		if (!n)
+			return -ENOMEM;
+	}
+	str_release(dst);
+	*dst = n;
+	return 0;
 }
 
 static void entry_free(struct cache_entry *e)
 {
+	str_release(&e->rv);
+	str_release(&e->svc_key);
 	good_free(e->kind, e);
+	free(e->good.any);
 	free(e->error);
 	cJSON_Delete(e->parent_refs);
 	cJSON_Delete(e->status_parents);
@@ -93,7 +140,7 @@ static int ep_set_collect(const struct cache_svc_eps *s, struct ep_node **set)
 	if (!s)
 		return 0;
 	DL_FOREACH2(s->slices, e, svc_next) {
-		const struct k8s_endpointslice *es = &e->good.slice;
+		const struct k8s_endpointslice *es = e->good.slice;
 
 		for (size_t i = 0; i < es->n_endpoints; i++) {
 			const struct k8s_endpoint *ep = &es->endpoints[i];
@@ -191,6 +238,7 @@ static int slice_replace(struct cache *c, struct cache_entry *e, struct k8s_endp
 {
 	char new_key[CACHE_KEY_MAX] = "";
 	struct cache_svc_eps *olds = NULL, *news = NULL;
+	char *nk = no_str;
 	struct ep_node *before_old = NULL, *before_new = NULL;
 
 	if (next && next->service_name[0])
@@ -198,9 +246,12 @@ static int slice_replace(struct cache *c, struct cache_entry *e, struct k8s_endp
 	if (e->has_good && e->svc_key[0])
 		olds = svc_get(c, e->svc_key, false);
 	if (new_key[0]) {
-		news = svc_get(c, new_key, true);
-		if (!news)
+		nk = strdup(new_key);
+		news = nk ? svc_get(c, new_key, true) : NULL;
+		if (!news) {
+			free(nk);
 			return -ENOMEM;
+		}
 	}
 	ep_set_collect(olds, &before_old);
 	if (news && news != olds)
@@ -210,11 +261,11 @@ static int slice_replace(struct cache *c, struct cache_entry *e, struct k8s_endp
 		DL_DELETE2(olds->slices, e, svc_prev, svc_next);
 	e->svc_prev = e->svc_next = NULL;
 	good_free(CACHE_ENDPOINTSLICE, e);
-	e->svc_key[0] = '\0';
+	str_release(&e->svc_key);
 	if (next) {
-		e->good.slice = *next;
+		*e->good.slice = *next;
 		e->has_good = true;
-		snprintf(e->svc_key, sizeof(e->svc_key), "%s", new_key);
+		e->svc_key = nk;
 		if (news)
 			DL_APPEND2(news->slices, e, svc_prev, svc_next);
 	}
@@ -380,9 +431,8 @@ static int parse(enum cache_kind k, const cJSON *obj, union parsed *p, struct k8
 
 static void parsed_free(enum cache_kind k, union parsed *p)
 {
-	struct cache_entry tmp = { .kind = k, .has_good = true };
+	struct cache_entry tmp = { .kind = k, .has_good = true, .good.any = p };
 
-	memcpy(&tmp.good, p, sizeof(*p));
 	good_free(k, &tmp);
 }
 
@@ -409,20 +459,32 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 		return 0;
 	}
 	if (!e) {
-		e = calloc(1, sizeof(*e));
+		size_t lk = strlen(key) + 1, ln = strlen(m.ns) + 1, lm = strlen(m.name) + 1;
+
+		/* The entry, then its key, namespace and name. */
+		e = calloc(1, sizeof(*e) + lk + ln + lm);
 		if (!e)
 			return -ENOMEM;
+		e->rv = e->svc_key = no_str;
+		e->key = (char *)(e + 1);
+		e->ns = e->key + lk;
+		e->name = e->ns + ln;
+		memcpy(e->key, key, lk);
+		memcpy(e->ns, m.ns, ln);
+		memcpy(e->name, m.name, lm);
+		e->good.any = calloc(1, kind_size(k));
+		if (!e->good.any) {
+			free(e);
+			return -ENOMEM;
+		}
 		e->kind = k;
-		snprintf(e->key, sizeof(e->key), "%s", key);
-		snprintf(e->ns, sizeof(e->ns), "%s", m.ns);
-		snprintf(e->name, sizeof(e->name), "%s", m.name);
 		created = true;
 	}
 	memset(&p, 0, sizeof(p));
 	rc = parse(k, obj, &p, &fes, &n_fes, err, errlen);
 	if (rc == -ENOMEM) {
 		if (created)
-			free(e);
+			entry_free(e);
 		return -ENOMEM;
 	}
 	if (rc) {
@@ -439,14 +501,14 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 		if (rc) {
 			parsed_free(k, &p);
 			if (created)
-				free(e);
+				entry_free(e);
 			return rc;
 		}
 		free(e->error);
 		e->error = NULL;
 	} else {
 		good_free(k, e);
-		memcpy(&e->good, &p, sizeof(p));
+		memcpy(e->good.any, &p, kind_size(k));
 		e->has_good = true;
 		free(e->error);
 		e->error = NULL;
@@ -463,11 +525,12 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 		e->status_parents = dup_path(obj, "status", "parents");
 		e->has_frontends_ann = annotation(obj, K8S_ANN_FRONTENDS) != NULL;
 	}
-	snprintf(e->rv, sizeof(e->rv), "%s", m.resource_version);
+	if (strcmp(e->rv, m.resource_version) && str_set(&e->rv, m.resource_version))
+		str_release(&e->rv); /* out of memory: the next version is simply parsed again */
 	e->generation = m.generation;
 	e->seen = true;
 	if (created)
-		HASH_ADD_STR(c->by_kind[k], key, e);
+		HASH_ADD_KEYPTR(hh, c->by_kind[k], e->key, strlen(e->key), e);
 	c->version++;
 	return 1;
 }

@@ -30,20 +30,24 @@ enum cache_kind {
 struct cache_entry {
 	UT_hash_handle hh;
 	enum cache_kind kind;
-	char key[CACHE_KEY_MAX];   /* "namespace/name" ("name" when cluster-scoped) */
-	char ns[K8S_NS_MAX];
-	char name[K8S_NAME_MAX];
-	char rv[K8S_RV_MAX];       /* latest resourceVersion seen, good or not */
+	/* Strings owned by the entry (never NULL; "" when empty). */
+	char *key;                 /* "namespace/name" ("name" when cluster-scoped) */
+	char *ns;
+	char *name;
+	char *rv;                  /* latest resourceVersion seen, good or not */
 	int64_t generation;        /* latest metadata.generation seen */
 	char *error;               /* why the latest version was rejected; NULL when it parsed */
 	bool has_good;             /* good holds the last version that parsed */
 	bool seen;                 /* announced since the last resync began */
+	/* The parsed object of the entry's kind, allocated with the entry (zeroed while
+	 * !has_good), so an entry costs the size of its own kind only. */
 	union {
-		struct k8s_httproute route;
-		struct k8s_gateway gateway;
-		struct k8s_rollout rollout;
-		struct k8s_service service;
-		struct k8s_endpointslice slice;
+		struct k8s_httproute *route;
+		struct k8s_gateway *gateway;
+		struct k8s_rollout *rollout;
+		struct k8s_service *service;
+		struct k8s_endpointslice *slice;
+		void *any;
 	} good;
 	/* HTTPRoute: the latest spec.parentRefs and status.parents verbatim (NULL when
 	 * absent), whether the latest carries the frontends annotation. */
@@ -55,7 +59,7 @@ struct cache_entry {
 	size_t n_ro_frontends;
 	/* EndpointSlice: the Service it belongs to ("ns/name" of the good version), and
 	 * its place in that Service's list of slices. */
-	char svc_key[CACHE_KEY_MAX];
+	char *svc_key;             /* never NULL; "" when none */
 	struct cache_entry *svc_prev, *svc_next;
 };
 

@@ -177,7 +177,7 @@ static void cands_free(struct cands *cs)
  * (NULL when none). */
 static void info_fill(struct bs_frontend_info *fi, const char *route, const struct cache_entry *ro)
 {
-	const struct k8s_rollout *r = ro ? &ro->good.rollout : NULL;
+	const struct k8s_rollout *r = ro ? ro->good.rollout : NULL;
 
 	memset(fi, 0, sizeof(*fi));
 	fi->step = -1;
@@ -277,7 +277,7 @@ static void collect_backends(struct builder *b, const char *ns, const char *svc,
 	if (!s)
 		return;
 	DL_FOREACH2(s->slices, e, svc_next) {
-		const struct k8s_endpointslice *es = &e->good.slice;
+		const struct k8s_endpointslice *es = e->good.slice;
 		const struct k8s_slice_port *p = NULL;
 
 		for (size_t i = 0; i < es->n_ports && !p; i++)
@@ -348,7 +348,7 @@ static bool fill_group(struct builder *b, enum cache_kind kind, const char *owne
 			gr->where, gr->ns, gr->svc);
 		return false;
 	}
-	sp = service_port(&se->good.service, gr->port, c->key.proto, gr->port_fallback);
+	sp = service_port(se->good.service, gr->port, c->key.proto, gr->port_fallback);
 	if (!sp) {
 		problem(b, kind, owner, parent, rule, DR_PORT_NOT_FOUND, true, "%s: service %s/%s has no %s port %u",
 			gr->where, gr->ns, gr->svc, proto_name(c->key.proto), gr->port);
@@ -409,7 +409,7 @@ static const struct k8s_gateway *served_gateway(const struct builder *b, const c
 {
 	const struct cache_entry *g = cache_get(b->c, CACHE_GATEWAY, ns, name);
 
-	return g && g->has_good && class_served(b, g->good.gateway.class_name) ? &g->good.gateway : NULL;
+	return g && g->has_good && class_served(b, g->good.gateway->class_name) ? g->good.gateway : NULL;
 }
 
 /* Which parentRefs of the latest version are bpfsplit's: read leniently from the raw
@@ -440,7 +440,7 @@ static uint32_t served_mask(const struct builder *b, const struct cache_entry *e
 static void route_frontends(struct builder *b, const struct cache_entry *e, struct desired_route *dr,
 			    struct cands *cs)
 {
-	const struct k8s_httproute *r = &e->good.route;
+	const struct k8s_httproute *r = e->good.route;
 	struct bs_frontend_key key;
 
 	if (r->n_frontends) {
@@ -464,7 +464,7 @@ static void route_frontends(struct builder *b, const struct cache_entry *e, stru
 					"parentRefs[%zu]: service %s/%s not found", i, p->ns, p->name);
 				continue;
 			}
-			s = &se->good.service;
+			s = se->good.service;
 			if (!s->n_cluster_ips) {
 				problem(b, CACHE_HTTPROUTE, e->key, (int)i, -1, DR_PARENT_NOT_FOUND, false,
 					"parentRefs[%zu]: service %s/%s has no cluster IP%s", i, p->ns, p->name,
@@ -561,7 +561,7 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 	struct bs_frontend_info info;
 	struct desired_route *dr;
 	struct cands cs = { 0 };
-	const struct k8s_httproute *r = &e->good.route;
+	const struct k8s_httproute *r = e->good.route;
 	uint32_t mask = served_mask(b, e);
 	bool route_blocked = false;
 	char what[160], rname[K8S_SECTION_MAX + 8];
@@ -697,7 +697,7 @@ out:
 
 static void rollout_compute(struct builder *b, const struct cache_entry *e)
 {
-	const struct k8s_rollout *ro = &e->good.rollout;
+	const struct k8s_rollout *ro = e->good.rollout;
 	struct bs_frontend_info info;
 	struct cands cs = { 0 };
 	struct bs_frontend_key key;
@@ -763,7 +763,7 @@ static const struct cache_entry *rollout_of(const struct cache_entry **ros, size
 	char rk[CACHE_KEY_MAX];
 
 	for (size_t i = 0; i < n; i++) {
-		const struct k8s_rollout *ro = &ros[i]->good.rollout;
+		const struct k8s_rollout *ro = ros[i]->good.rollout;
 
 		if (!ros[i]->has_good || !ro->has_gateway_plugin)
 			continue;
@@ -1009,7 +1009,7 @@ out:
 
 bool desired_route_depends(const struct cache_entry *route, enum cache_kind kind, const char *ns, const char *name)
 {
-	const struct k8s_httproute *r = &route->good.route;
+	const struct k8s_httproute *r = route->good.route;
 	const cJSON *ref;
 
 	if (kind == CACHE_SERVICE && route->has_good) {

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -600,8 +601,8 @@ static void note_affected(struct agent *a, enum cache_kind k, const cJSON *obj)
 		if (a->f.weights_from != WEIGHTS_FROM_HTTPROUTE) {
 			a->desired_full = true;
 		} else if (e && e->has_good) {
-			for (size_t j = 0; j < e->good.rollout.n_routes; j++) {
-				snprintf(key, sizeof(key), "%s/%s", e->good.rollout.route_ns, e->good.rollout.routes[j]);
+			for (size_t j = 0; j < e->good.rollout->n_routes; j++) {
+				snprintf(key, sizeof(key), "%s/%s", e->good.rollout->route_ns, e->good.rollout->routes[j]);
 				affect_route(a, key);
 			}
 		}
@@ -836,7 +837,7 @@ static void log_rollouts(struct agent *a)
 	char now[256];
 
 	cache_for_each(a->cache, CACHE_ROLLOUT, e) {
-		const struct k8s_rollout *ro = &e->good.rollout;
+		const struct k8s_rollout *ro = e->good.rollout;
 		const struct str_entry *was;
 
 		if (!e->has_good || !ro->is_canary)
@@ -924,7 +925,7 @@ static void render_rollouts(struct agent *a, struct mbuf *b, int family)
 	const struct cache_entry *e;
 
 	cache_for_each(a->cache, CACHE_ROLLOUT, e) {
-		const struct k8s_rollout *ro = &e->good.rollout;
+		const struct k8s_rollout *ro = e->good.rollout;
 
 		if (!e->has_good || !ro->is_canary)
 			continue;
@@ -1269,6 +1270,9 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 	a->dirty = false;
 	a->full = false;
 	a->batch_start_ns = 0;
+	/* A whole pass frees as much as it allocates: hand the free pages back. */
+	if (whole)
+		malloc_trim(0);
 }
 
 /* ---- set-up ---- */
@@ -1492,6 +1496,7 @@ int main(int argc, char **argv)
 		if (!a->synced && kube_client_synced(a->kc)) {
 			a->synced = true;
 			a->full = true;
+			malloc_trim(0); /* the list bodies are gone: return their pages */
 			a->batch_start_ns = 0; /* the first pass is no event's latency */
 			mark_dirty(a, now, false);
 			bs_info("msg=\"every type listed; reconciling\" httproutes=%zu gateways=%zu rollouts=%zu services=%zu "

@@ -2,6 +2,7 @@
 #include "reconcile.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,9 @@
 struct rec_fe {
 	UT_hash_handle hh;
 	struct bs_frontend_key key;
-	struct bs_frontend_spec good; /* last good spec (backends owned) */
+	/* Last good spec (backends owned), allocated for its n_groups groups only: read
+	 * nothing beyond them. NULL when !has_good. */
+	struct bs_frontend_spec *good;
 	bool has_good;
 	bool in_sync;                 /* the maps held good when last checked or written */
 	bool owned;
@@ -49,10 +52,25 @@ int reconciler_new(struct dp_writer *w, struct reconciler **out)
 	return 0;
 }
 
+static size_t spec_size(__u32 n_groups)
+{
+	return offsetof(struct bs_frontend_spec, groups) + (size_t)n_groups * sizeof(struct bs_group_spec);
+}
+
+static void good_free(struct rec_fe *f)
+{
+	if (f->good) {
+		for (__u32 g = 0; g < f->good->n_groups; g++)
+			free(f->good->groups[g].backends);
+		free(f->good);
+	}
+	f->good = NULL;
+	f->has_good = false;
+}
+
 static void rec_free(struct rec_fe *f)
 {
-	if (f->has_good)
-		bs_frontend_spec_free(&f->good);
+	good_free(f);
 	free(f);
 }
 
@@ -88,23 +106,36 @@ const struct bs_frontend_spec *reconciler_last_good(const struct reconciler *r, 
 {
 	const struct rec_fe *f = rec_find(r, key);
 
-	return f && f->has_good ? &f->good : NULL;
+	return f && f->has_good ? f->good : NULL;
 }
 
-static void set_good(struct rec_fe *f, struct bs_frontend_spec *spec)
+/* Make spec (backends owned) f's good spec, stored compactly. Takes spec's backends
+ * either way; -ENOMEM leaves f as it was. */
+static int set_good(struct rec_fe *f, struct bs_frontend_spec *spec)
 {
-	if (f->has_good)
-		bs_frontend_spec_free(&f->good);
-	f->good = *spec;
+	__u32 n = spec->n_groups < BS_MAX_GROUPS ? spec->n_groups : BS_MAX_GROUPS;
+	struct bs_frontend_spec *g = malloc(spec_size(n));
+
+	if (!g) {
+		bs_frontend_spec_free(spec);
+		return -ENOMEM;
+	}
+	memcpy(g, spec, spec_size(n));
+	g->n_groups = n;
+	for (__u32 i = n; i < BS_MAX_GROUPS; i++)
+		free(spec->groups[i].backends);
+	good_free(f);
+	f->good = g;
 	f->has_good = true;
 	memset(spec, 0, sizeof(*spec));
+	return 0;
 }
 
 /* Make the maps hold f->good. Returns 0 (in sync, written or not) or -errno. */
 static int sync_one(struct reconciler *r, struct rec_fe *f, const struct reconcile_run_opts *o,
 		    struct reconcile_stats *st)
 {
-	struct bs_frontend_spec actual;
+	struct bs_frontend_spec actual, full;
 	char fe[80], sum[512], err[512] = "";
 	uint64_t done;
 	int rc;
@@ -113,7 +144,7 @@ static int sync_one(struct reconciler *r, struct rec_fe *f, const struct reconci
 	st->checked++;
 	rc = r->w->read(r->w, &f->key, &actual);
 	if (!rc) {
-		bool same = dp_spec_equal(&actual, &f->good);
+		bool same = dp_spec_equal(&actual, f->good);
 
 		bs_frontend_spec_free(&actual);
 		if (same) {
@@ -125,9 +156,12 @@ static int sync_one(struct reconciler *r, struct rec_fe *f, const struct reconci
 	} else if (rc != -ENOENT) {
 		bs_debug("msg=\"cannot read frontend back; writing it\" frontend=%s err=%s", fe, strerror(-rc));
 	}
-	rc = r->w->apply(r->w, &f->good, err, sizeof(err));
+	/* The writer gets a whole spec (groups beyond n_groups zeroed); backends shared. */
+	memset(&full, 0, sizeof(full));
+	memcpy(&full, f->good, spec_size(f->good->n_groups));
+	rc = r->w->apply(r->w, &full, err, sizeof(err));
 	done = o->clock_ns ? o->clock_ns() : mono_ns();
-	dp_spec_summary(&f->good, sum, sizeof(sum));
+	dp_spec_summary(f->good, sum, sizeof(sum));
 	if (rc) {
 		f->in_sync = false;
 		st->failed++;
@@ -324,9 +358,8 @@ int reconcile_run(struct reconciler *r, const struct desired *d, const struct re
 				/* After a restart: what the maps hold is the last good spec. */
 				struct bs_frontend_spec actual;
 
-				if (r->w->read(r->w, &f->key, &actual))
+				if (r->w->read(r->w, &f->key, &actual) || set_good(f, &actual))
 					continue; /* nothing to keep */
-				set_good(f, &actual);
 				f->in_sync = true;
 				f->owned = true;
 				dp_key_str(&f->key, fe, sizeof(fe));
@@ -335,15 +368,14 @@ int reconcile_run(struct reconciler *r, const struct desired *d, const struct re
 				sync_info(r, f, &df->info, o->full, st);
 				continue;
 			}
-		} else if (!f->has_good || !dp_spec_equal(&f->good, &df->spec)) {
+		} else if (!f->has_good || !dp_spec_equal(f->good, &df->spec)) {
 			struct bs_frontend_spec copy;
 
-			if (dp_spec_copy(&copy, &df->spec)) {
+			if (dp_spec_copy(&copy, &df->spec) || set_good(f, &copy)) {
 				if (partial)
 					owner_set_free(&os);
 				return -ENOMEM;
 			}
-			set_good(f, &copy);
 			f->in_sync = false;
 		}
 		if ((!f->in_sync || o->full) && sync_one(r, f, o, st))

@@ -1358,11 +1358,12 @@ static int cmd_cpwatch(int argc, char **argv)
 		if (fe) {
 			struct bs_frontend v;
 			struct bs_split sp;
+			__u32 split_id = 0;
 
-			if (!bpf_map_lookup_elem(fe_fd, &key, &v) && v.split_id != last_split &&
-			    !bpf_map_lookup_elem(sp_fd, &v.split_id, &sp)) {
-				last_split = v.split_id;
-				printf("switch %llu %u %llu\n", (unsigned long long)now_ns(), v.split_id,
+			if (!bpf_map_lookup_elem(fe_fd, &key, &v) && !bs_dp_frontend_split(dp, v.id, &split_id) &&
+			    split_id != last_split && !bpf_map_lookup_elem(sp_fd, &split_id, &sp)) {
+				last_split = split_id;
+				printf("switch %llu %u %llu\n", (unsigned long long)now_ns(), split_id,
 				       (unsigned long long)sp.thresholds[0]);
 				fflush(stdout);
 			}

@@ -15,6 +15,13 @@ struct {
 	__type(value, struct bs_frontend);
 } bs_frontends SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BS_DEFAULT_MAX_FRONTENDS);
+	__type(key, __u32);
+	__type(value, struct bs_fe_split);
+} bs_fe_splits SEC(".maps");
+
 /* Splits and tables are written once under fresh ids and freed after the switch;
  * no prealloc so memory follows what is in use. */
 struct {

@@ -87,8 +87,8 @@ static __always_inline __u32 bs_pick_group(const struct bs_split *split, __u32 h
 
 /* Choose for a new flow of frontend fe and record the choice; returns d->action. A subprogram: it runs
  * only for new flows, and its stack frame must not add to the RST builder's. */
-static __noinline int bs_choose(struct bs_pkt *p, const struct bs_frontend *fe,
-				      const struct bs_settings *s, __u64 now, struct bs_decision *d)
+static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, const struct bs_settings *s,
+				struct bs_decision *d)
 {
 	struct bs_maglev_table *tbl;
 	struct bs_backend *be;
@@ -97,9 +97,10 @@ static __noinline int bs_choose(struct bs_pkt *p, const struct bs_frontend *fe,
 	struct bs_rnat rn = {};
 	struct bs_flow_key rkey = {};
 	__u32 h, group, table_id, slot, bid;
+	__u64 now = bpf_ktime_get_ns();
 
-	d->frontend_id = fe->id;
-	split = bpf_map_lookup_elem(&bs_splits, &fe->split_id);
+	d->frontend_id = fe_id;
+	split = bpf_map_lookup_elem(&bs_splits, &split_id);
 	if (!split) {
 		d->action = BS_ACT_PASS;
 		d->reason = BS_R_PASS_NO_SPLIT;
@@ -136,7 +137,7 @@ static __noinline int bs_choose(struct bs_pkt *p, const struct bs_frontend *fe,
 	ct.backend_port = be->port;
 	ct.family = be->family;
 	ct.backend_id = bid;
-	ct.frontend_id = fe->id;
+	ct.frontend_id = fe_id;
 	ct.group = group;
 	ct.created_ns = now;
 	if (bs_is_syn(p)) {
@@ -171,7 +172,7 @@ static __noinline int bs_choose(struct bs_pkt *p, const struct bs_frontend *fe,
 	__builtin_memcpy(rn.frontend_addr, p->flow.daddr, 16);
 	rn.frontend_port = p->flow.dport;
 	rn.family = p->flow.family;
-	rn.frontend_id = fe->id;
+	rn.frontend_id = fe_id;
 	bpf_map_update_elem(&bs_rnat, &rkey, &rn, BPF_ANY);
 	return d->action;
 }
@@ -181,6 +182,8 @@ static __always_inline void bs_decide_ingress(struct bs_pkt *p, struct bs_decisi
 {
 	struct bs_frontend_key fk = {};
 	struct bs_frontend *fe;
+	struct bs_fe_split *slot;
+	__u32 fe_id, split_id;
 	struct bs_settings *s;
 	struct bs_conn *ct;
 	__u32 zero = 0;
@@ -224,9 +227,17 @@ static __always_inline void bs_decide_ingress(struct bs_pkt *p, struct bs_decisi
 		d->reason = BS_R_PASS_NOT_FRONTEND;
 		return;
 	}
+	fe_id = fe->id;
+	/* The split comes from the frontend's array slot: one aligned 4-byte read of what
+	 * userspace switched with one aligned 4-byte write. */
+	slot = bpf_map_lookup_elem(&bs_fe_splits, &fe_id);
+	if (!slot) {
+		d->reason = BS_R_PASS_NO_SPLIT;
+		return;
+	}
+	split_id = *(volatile __u32 *)&slot->split_id;
 
-	now = bpf_ktime_get_ns();
-	d->action = bs_choose(p, fe, s, now, d);
+	d->action = bs_choose(p, fe_id, split_id, s, d);
 }
 
 /* Egress: find the reverse translation of a reply (backend -> client). Returns the

@@ -103,6 +103,8 @@ int bs_dp_remove(struct bs_dp *dp, const struct bs_frontend_key *key);
  * bs_frontend_spec_free). -ENOENT if unknown. */
 int bs_dp_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_frontend_spec *out);
 void bs_frontend_spec_free(struct bs_frontend_spec *spec);
+/* The split a frontend is switched to (bs_fe_splits), BS_ID_NONE when none. */
+int bs_dp_frontend_split(struct bs_dp *dp, __u32 frontend_id, __u32 *split_id);
 /* Call fn for each frontend key and value. */
 int bs_dp_for_each_frontend(struct bs_dp *dp,
 			    int (*fn)(const struct bs_frontend_key *, const struct bs_frontend *, void *), void *ctx);

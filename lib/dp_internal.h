@@ -22,6 +22,7 @@ enum bs_map_idx {
 	BS_MAP_MEMBERS,
 	BS_MAP_STATE,
 	BS_MAP_FE_INFO,
+	BS_MAP_FE_SPLITS,
 	BS_MAP_COUNT
 };
 
@@ -30,6 +31,10 @@ extern const char *const bs_map_names[BS_MAP_COUNT];
 /* How long a retired split, table or backend id stays before it is freed: longer than
  * any program run that may have looked it up before the switch (ns). */
 #define BS_GRACE_NS (20ULL * 1000 * 1000)
+/* And an RCU grace period (membarrier) before freeing, at most this often (ns). */
+#define BS_GP_EVERY_NS (100ULL * 1000 * 1000)
+/* ...or as soon as this many retired entries wait. */
+#define BS_GP_BATCH 256
 
 struct bs_be_entry {
 	struct bs_backend be;  /* as in bs_backends; be.family != 0 */
@@ -48,6 +53,7 @@ struct bs_member_rec {
 struct bs_fe_entry {
 	struct bs_frontend_key key;
 	struct bs_frontend fe;
+	__u32 split_id;        /* as in bs_fe_splits[fe.id] */
 	__u32 n_groups;
 	struct bs_group_info groups[BS_MAX_GROUPS];
 	struct bs_member_rec *members;
@@ -76,6 +82,8 @@ struct bs_dp {
 	__u8 *fe_id_used;               /* max_frontends flags */
 	struct bs_fe_entry *fe_by_key;
 	struct bs_retired *retired;
+	__u64 last_gp_ns;
+	__u32 n_retired;           /* entries on the retired list */          /* CLOCK_MONOTONIC of the last RCU grace period waited for */
 };
 
 /* dp_open.c */

@@ -21,6 +21,7 @@ const char *const bs_map_names[BS_MAP_COUNT] = {
 	[BS_MAP_FE_STATS] = "bs_fe_stats",   [BS_MAP_BE_STATS] = "bs_be_stats", [BS_MAP_REASONS] = "bs_reasons",
 	[BS_MAP_SETTINGS] = "bs_settings",   [BS_MAP_GROUPS] = "bs_groups",   [BS_MAP_MEMBERS] = "bs_members",
 	[BS_MAP_STATE] = "bs_state",         [BS_MAP_FE_INFO] = "bs_fe_info",
+	[BS_MAP_FE_SPLITS] = "bs_fe_splits",
 };
 
 /* The flow-hash key used when none is set: the same on every node, so that a flow gets
@@ -157,7 +158,8 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 
 		if (name[0] == '.') /* .rodata and friends are not pinned */
 			continue;
-		if (!strcmp(name, "bs_frontends") || !strcmp(name, "bs_fe_stats") || !strcmp(name, "bs_fe_info"))
+		if (!strcmp(name, "bs_frontends") || !strcmp(name, "bs_fe_stats") || !strcmp(name, "bs_fe_info") ||
+		    !strcmp(name, "bs_fe_splits"))
 			wanted = o.max_frontends;
 		else if (!strcmp(name, "bs_backends") || !strcmp(name, "bs_be_stats"))
 			wanted = o.max_backends;

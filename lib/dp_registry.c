@@ -109,6 +109,12 @@ static int sync_frontends(struct bs_dp *dp)
 			free(e);
 			continue; /* deleted meanwhile */
 		}
+		{
+			struct bs_fe_split slot = {};
+
+			bpf_map_lookup_elem(dp->fd[BS_MAP_FE_SPLITS], &e->fe.id, &slot);
+			e->split_id = slot.split_id;
+		}
 		if (e->fe.id < dp->max_frontends)
 			dp->fe_id_used[e->fe.id] = 1;
 		HASH_ADD(hh, dp->fe_by_key, key, sizeof(e->key), e);
@@ -186,7 +192,7 @@ static void retire_orphans(struct bs_dp *dp, enum bs_map_idx map)
 		key = next;
 		prev = &key;
 		HASH_ITER(hh, dp->fe_by_key, e, tmp) {
-			if (map == BS_MAP_SPLITS && e->fe.split_id == key)
+			if (map == BS_MAP_SPLITS && e->split_id == key)
 				used = true;
 			for (__u32 g = 0; map == BS_MAP_MAGLEV && g < e->n_groups; g++)
 				if (e->groups[g].table_id == key)

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/membarrier.h>
 #include <time.h>
 #include <bpf/bpf.h>
 #include "dp_internal.h"
@@ -25,6 +28,7 @@ void bs_retire(struct bs_dp *dp, enum bs_map_idx map, __u32 id)
 	r->at_ns = bs_now_ns();
 	r->next = dp->retired;
 	dp->retired = r;
+	dp->n_retired++;
 }
 
 static void free_retired(struct bs_dp *dp, struct bs_retired *r)
@@ -45,10 +49,21 @@ static void free_retired(struct bs_dp *dp, struct bs_retired *r)
 	}
 }
 
+/* Wait until every BPF program run that started before now has finished: an RCU grace
+ * period, through membarrier(MEMBARRIER_CMD_GLOBAL), which calls synchronize_rcu().
+ * Programs run as RCU readers; in softirq they finish within microseconds, but a
+ * preemptible run (BPF_PROG_TEST_RUN, PREEMPT_RT) can last longer than any timer.
+ * Returns false when the kernel has no membarrier: then the time grace alone holds. */
+static bool rcu_grace_period(void)
+{
+	return syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0;
+}
+
 int bs_dp_flush_retired(struct bs_dp *dp, bool wait)
 {
 	struct bs_retired **pp = &dp->retired;
 	__u64 now = bs_now_ns();
+	bool due = false;
 	int n = 0;
 
 	if (wait && dp->retired) {
@@ -57,6 +72,16 @@ int bs_dp_flush_retired(struct bs_dp *dp, bool wait)
 		nanosleep(&ts, NULL);
 		now = bs_now_ns();
 	}
+	for (struct bs_retired *r = dp->retired; r && !due; r = r->next)
+		due = now - r->at_ns >= BS_GRACE_NS;
+	if (!due)
+		return 0;
+	/* One grace period covers every entry retired before it: wait for one only every
+	 * BS_GP_EVERY_NS, or sooner when many entries wait (maps have caps). */
+	if (!wait && now - dp->last_gp_ns < BS_GP_EVERY_NS && dp->n_retired < BS_GP_BATCH)
+		return 0;
+	rcu_grace_period();
+	dp->last_gp_ns = bs_now_ns();
 	while (*pp) {
 		struct bs_retired *r = *pp;
 
@@ -67,6 +92,7 @@ int bs_dp_flush_retired(struct bs_dp *dp, bool wait)
 		free_retired(dp, r);
 		*pp = r->next;
 		free(r);
+		dp->n_retired--;
 		n++;
 	}
 	return n;
@@ -381,7 +407,7 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, c
 	struct bs_member_rec *members = NULL;
 	struct bs_split split = {}, old_split;
 	struct bs_fe_entry *fe;
-	struct bs_frontend val;
+	__u32 new_split;
 	char fe_name[80];
 	int err = 0;
 
@@ -454,27 +480,34 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, c
 	if (err)
 		goto fail;
 
-	val = fe->fe;
-	if (created || bpf_map_lookup_elem(dp->fd[BS_MAP_SPLITS], &fe->fe.split_id, &old_split) ||
+	new_split = fe->split_id;
+	if (created || bpf_map_lookup_elem(dp->fd[BS_MAP_SPLITS], &fe->split_id, &old_split) ||
 	    memcmp(&old_split, &split, sizeof(split))) {
-		err = alloc_id(dp, BS_MAP_SPLITS, &val.split_id);
-		if (!err && bpf_map_update_elem(dp->fd[BS_MAP_SPLITS], &val.split_id, &split, BPF_NOEXIST))
+		struct bs_fe_split slot = {};
+
+		err = alloc_id(dp, BS_MAP_SPLITS, &new_split);
+		if (!err && bpf_map_update_elem(dp->fd[BS_MAP_SPLITS], &new_split, &split, BPF_NOEXIST))
 			err = -errno;
-		/* 3. The switch: one update of the frontend's value. */
-		if (!err && bpf_map_update_elem(dp->fd[BS_MAP_FRONTENDS], &spec->key, &val, BPF_ANY))
+		/* 3. The switch: one aligned 4-byte store into the frontend's array slot (array
+		 * values stay in place; a hash update would recycle an element a program may be
+		 * reading). A new frontend's key is inserted after its slot is set. */
+		slot.split_id = new_split;
+		if (!err && bpf_map_update_elem(dp->fd[BS_MAP_FE_SPLITS], &fe->fe.id, &slot, BPF_ANY))
+			err = -errno;
+		if (!err && created && bpf_map_update_elem(dp->fd[BS_MAP_FRONTENDS], &spec->key, &fe->fe, BPF_NOEXIST))
 			err = -errno;
 		if (err) {
 			snprintf(errbuf, errlen, "frontend %s: cannot switch to the new split: %s", fe_name,
 				 err == -E2BIG || err == -ENOSPC ? "the split map is full (load the data path with a "
 								   "larger --max-splits)"
 								 : strerror(-err));
-			if (val.split_id != fe->fe.split_id)
-				bpf_map_delete_elem(dp->fd[BS_MAP_SPLITS], &val.split_id);
+			if (new_split != fe->split_id)
+				bpf_map_delete_elem(dp->fd[BS_MAP_SPLITS], &new_split);
 			goto fail;
 		}
 		/* 4. What the switch replaced goes after the grace period. */
-		if (!created && fe->fe.split_id)
-			bs_retire(dp, BS_MAP_SPLITS, fe->fe.split_id);
+		if (!created && fe->split_id)
+			bs_retire(dp, BS_MAP_SPLITS, fe->split_id);
 	}
 	for (__u32 g = 0; g < fe->n_groups; g++) {
 		bool kept = false;
@@ -484,7 +517,7 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, c
 		if (fe->groups[g].table_id && !kept)
 			bs_retire(dp, BS_MAP_MAGLEV, fe->groups[g].table_id);
 	}
-	fe->fe = val;
+	fe->split_id = new_split;
 	if (created)
 		HASH_ADD(hh, dp->fe_by_key, key, sizeof(fe->key), fe);
 	write_meta(dp, fe, groups, spec->n_groups, members, n_members);
@@ -550,8 +583,14 @@ int bs_dp_remove(struct bs_dp *dp, const struct bs_frontend_key *key)
 		err = -errno;
 		goto out;
 	}
-	if (fe->fe.split_id)
-		bs_retire(dp, BS_MAP_SPLITS, fe->fe.split_id);
+	if (fe->split_id)
+		bs_retire(dp, BS_MAP_SPLITS, fe->split_id);
+	{
+		struct bs_fe_split none = {};
+
+		/* The key is gone; a program that found it a moment ago reads "no split". */
+		bpf_map_update_elem(dp->fd[BS_MAP_FE_SPLITS], &fe->fe.id, &none, BPF_ANY);
+	}
 	for (__u32 g = 0; g < fe->n_groups; g++)
 		if (fe->groups[g].table_id)
 			bs_retire(dp, BS_MAP_MAGLEV, fe->groups[g].table_id);
@@ -607,7 +646,7 @@ int bs_dp_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_fr
 	}
 	out->key = *key;
 	out->n_groups = fe->n_groups;
-	if (!bpf_map_lookup_elem(dp->fd[BS_MAP_SPLITS], &fe->fe.split_id, &split))
+	if (!bpf_map_lookup_elem(dp->fd[BS_MAP_SPLITS], &fe->split_id, &split))
 		out->affinity = split.affinity;
 	for (__u32 g = 0; g < fe->n_groups; g++) {
 		struct bs_group_spec *gs = &out->groups[g];
@@ -645,6 +684,16 @@ void bs_frontend_spec_free(struct bs_frontend_spec *spec)
 		spec->groups[g].backends = NULL;
 		spec->groups[g].n_backends = 0;
 	}
+}
+
+int bs_dp_frontend_split(struct bs_dp *dp, __u32 frontend_id, __u32 *split_id)
+{
+	struct bs_fe_split slot;
+
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_FE_SPLITS], &frontend_id, &slot))
+		return -errno;
+	*split_id = slot.split_id;
+	return 0;
 }
 
 int bs_dp_for_each_frontend(struct bs_dp *dp,

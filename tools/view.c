@@ -112,6 +112,7 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 		goto out;
 	}
 	v->affinity = spec.affinity;
+	bs_dp_frontend_split(dp, v->fe.id, &v->split_id);
 	bs_dp_frontend_counters(dp, v->fe.id, &v->counters);
 	v->has_info = !bs_dp_get_info(dp, v->fe.id, &v->info);
 	if (v->has_info) { /* NUL-terminate whatever a writer left */

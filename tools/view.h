@@ -29,7 +29,8 @@ struct view_group {
 struct view_frontend {
 	struct bs_frontend_key key;
 	char name[80];       /* "10.96.0.10:80/tcp" */
-	struct bs_frontend fe; /* id, split_id */
+	struct bs_frontend fe; /* id */
+	__u32 split_id;        /* from bs_fe_splits */
 	__u8 affinity;
 	struct bs_counters counters;
 	__u64 weight_sum;

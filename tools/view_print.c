@@ -11,7 +11,7 @@ cJSON *view_frontend_json(const struct view_frontend *v)
 
 	cJSON_AddStringToObject(o, "frontend", v->name);
 	cJSON_AddNumberToObject(o, "id", v->fe.id);
-	cJSON_AddNumberToObject(o, "split_id", v->fe.split_id);
+	cJSON_AddNumberToObject(o, "split_id", v->split_id);
 	cJSON_AddStringToObject(o, "affinity", out_affinity(v->affinity));
 	out_json_u64(o, "weight_total", v->weight_sum);
 	cJSON_AddItemToObject(o, "counters", out_json_counters(&v->counters, true));

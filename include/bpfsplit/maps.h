@@ -20,12 +20,20 @@ struct bs_frontend_key {
 };
 BS_STATIC_ASSERT(sizeof(struct bs_frontend_key) == 20, "bs_frontend_key size");
 
-/* bs_frontends value: which split serves the frontend; replaced in one write. */
+/* bs_frontends value: the frontend's id, fixed for the frontend's life. Never updated in
+ * place: a hash-map update recycles elements that a running program may still read. */
 struct bs_frontend {
-	__u32 id;        /* index into bs_fe_stats, 1..max_frontends-1 */
-	__u32 split_id;  /* key in bs_splits; BS_ID_NONE: no split yet */
+	__u32 id;        /* index into bs_fe_splits, bs_fe_stats, bs_fe_info: 1..max_frontends-1 */
+	__u32 reserved;  /* 0 */
 };
 BS_STATIC_ASSERT(sizeof(struct bs_frontend) == 8, "bs_frontend size");
+
+/* bs_fe_splits value (array indexed by frontend id): which split serves the frontend.
+ * The switch of an update is the one aligned 4-byte store into this slot. */
+struct bs_fe_split {
+	__u32 split_id;  /* key in bs_splits; BS_ID_NONE: no split (new flows pass) */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_fe_split) == 4, "bs_fe_split size");
 
 /* bs_splits value: the weighted groups of one frontend. Immutable once written. */
 struct bs_split {

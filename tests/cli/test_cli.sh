@@ -232,7 +232,9 @@ expect "malformed frontend argument: usage" 2 "frontend 'not-an-address': not AD
 # ---- bpftool sees named fields ----
 run bpftool -j map dump pinned "$PIN/bs_frontends"
 jcheck "bpftool: bs_frontends fields" '.[0].formatted.key | has("addr") and has("port") and has("family") and has("proto")'
-jcheck "bpftool: bs_frontends value fields" '.[0].formatted.value | has("id") and has("split_id")'
+jcheck "bpftool: bs_frontends value fields" '.[0].formatted.value | has("id") and has("reserved")'
+run bpftool -j map dump pinned "$PIN/bs_fe_splits"
+jcheck "bpftool: bs_fe_splits value fields" '[.[].formatted.value | select(.split_id > 0)] | length >= 1'
 run bpftool -j map dump pinned "$PIN/bs_groups"
 jcheck "bpftool: bs_groups names" '[.[].formatted.value.name] | sort == ["canary","stable"]'
 

@@ -183,7 +183,8 @@ class _DataPathE2E:
         expected = {
             "bs_conns": ({"saddr", "daddr", "sport", "dport", "family", "proto"},
                          {"backend_addr", "backend_port", "backend_id", "frontend_id", "syn_seq", "flags"}),
-            "bs_frontends": ({"addr", "port", "family", "proto"}, {"id", "split_id"}),
+            "bs_frontends": ({"addr", "port", "family", "proto"}, {"id"}),
+            "bs_fe_splits": (None, {"split_id"}),
             "bs_splits": (None, {"n_groups", "affinity", "thresholds", "tables"}),
             "bs_groups": ({"frontend_id", "group"}, {"weight", "table_id", "name"}),
         }

@@ -782,8 +782,8 @@ static void test_rollout_link(void **state)
 	put(c, CACHE_ROLLOUT, "rollout-paused-step1-weight30.json");
 	e = cache_get(c, CACHE_ROLLOUT, "default", "rollouts-demo");
 	assert_non_null(e);
-	assert_int_equal(e->good.rollout.current_step, 1);
-	assert_string_equal(e->good.rollout.phase, "Paused");
+	assert_int_equal(e->good.rollout->current_step, 1);
+	assert_string_equal(e->good.rollout->phase, "Paused");
 	compute(c, &o, &d);
 	assert_string_equal(desired_find_route(&d, "default/argo-rollouts-http-route")->rollout,
 			    "default/rollouts-demo");
