@@ -108,8 +108,10 @@ int bs_dp_frontend_split(struct bs_dp *dp, __u32 frontend_id, __u32 *split_id);
 /* Call fn for each frontend key and value. */
 int bs_dp_for_each_frontend(struct bs_dp *dp,
 			    int (*fn)(const struct bs_frontend_key *, const struct bs_frontend *, void *), void *ctx);
-/* Free what was retired by earlier writes once its grace period is over; with wait,
- * first sleep out the grace period. Returns how many entries were freed. */
+/* Free what was retired by earlier writes once its grace period is over (20 ms, then an
+ * RCU grace period, which blocks for milliseconds); with wait, first sleep out the 20 ms.
+ * Writes free only when many entries wait, so a process that keeps a handle (the agent)
+ * calls this from its loop; bs_dp_close() does it too. Returns how many were freed. */
 int bs_dp_flush_retired(struct bs_dp *dp, bool wait);
 
 /* Where a frontend comes from (route, rollout, step), for `bpfsplit status`: set by the

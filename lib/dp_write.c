@@ -116,7 +116,10 @@ static int write_begin(struct bs_dp *dp)
 		if (err)
 			goto fail;
 	}
-	bs_dp_flush_retired(dp, false);
+	/* Freeing waits for an RCU grace period (milliseconds): never ahead of a write
+	 * unless the maps' caps press; the agent's loop and bs_dp_close() flush the rest. */
+	if (dp->n_retired >= BS_GP_BATCH)
+		bs_dp_flush_retired(dp, false);
 	return 0;
 fail:
 	flock(dp->root_fd, LOCK_UN);
