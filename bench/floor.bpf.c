@@ -16,7 +16,6 @@
 #include <bpf/bpf_helpers.h>
 #include "bs_parse.h"
 
-#define BS_PULL_LEN 138
 
 /* The lookup floor's table: filled by the benchmark with the flows it sends; resized at
  * load to the connection table's size. */
@@ -63,22 +62,6 @@ int floor_xdp_lookup(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-static __always_inline int floor_tc_parse_skb(struct __sk_buff *skb, struct bs_pkt *p)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	int r = bs_parse(data, data_end, p);
-
-	if (r == BS_R_PASS_TRUNCATED && skb->len > data_end - data) {
-		bpf_skb_pull_data(skb, skb->len < BS_PULL_LEN ? skb->len : BS_PULL_LEN);
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
-		__builtin_memset(p, 0, sizeof(*p));
-		r = bs_parse(data, data_end, p);
-	}
-	return r;
-}
-
 SEC("tc")
 int floor_tc_pass(struct __sk_buff *skb)
 {
@@ -89,7 +72,7 @@ SEC("tc")
 int floor_tc_parse(struct __sk_buff *skb)
 {
 	struct bs_pkt p = {};
-	int r = floor_tc_parse_skb(skb, &p);
+	int r = bs_tc_parse(skb, &p);
 
 	FLOOR_KEEP(&p);
 	return r == BS_R_MAX ? TC_ACT_SHOT : TC_ACT_OK;
@@ -101,7 +84,7 @@ int floor_tc_lookup(struct __sk_buff *skb)
 	struct bs_pkt p = {};
 	struct bs_conn *ct;
 
-	if (floor_tc_parse_skb(skb, &p))
+	if (bs_tc_parse(skb, &p))
 		return TC_ACT_OK;
 	ct = bpf_map_lookup_elem(&floor_conns, &p.flow);
 	FLOOR_KEEP(ct);

@@ -10,9 +10,6 @@
 #include "bs_rewrite_xdp.h"
 #include "bs_rewrite_tc.h"
 
-/* Headers tc may need in the linear area: VLAN Ethernet + IPv6 + TCP with options. */
-#define BS_PULL_LEN 138
-
 static __always_inline void bs_account(const struct bs_decision *d, __u32 bytes)
 {
 	bs_count_reason(d->reason);
@@ -64,23 +61,6 @@ int bs_xdp_ingress(struct xdp_md *ctx)
 		bs_count_reason(d.reason);
 		return XDP_PASS;
 	}
-}
-
-/* Parse an skb, pulling headers into the linear area when they are not there yet. */
-static __always_inline int bs_tc_parse(struct __sk_buff *skb, struct bs_pkt *p)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	int r = bs_parse(data, data_end, p);
-
-	if (r == BS_R_PASS_TRUNCATED && skb->len > data_end - data) {
-		bpf_skb_pull_data(skb, skb->len < BS_PULL_LEN ? skb->len : BS_PULL_LEN);
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
-		__builtin_memset(p, 0, sizeof(*p));
-		r = bs_parse(data, data_end, p);
-	}
-	return r;
 }
 
 SEC("tc")

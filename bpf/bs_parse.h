@@ -11,6 +11,7 @@
 #include <linux/udp.h>
 #include <linux/in.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
 #include "bpfsplit/maps.h"
 #include "bpfsplit/reasons.h"
 
@@ -146,6 +147,26 @@ static __always_inline int bs_parse(void *data, void *data_end, struct bs_pkt *p
 		return BS_R_PASS_L4_UNSUPPORTED;
 	}
 	return 0;
+}
+
+/* Headers tc may need in the linear area: VLAN Ethernet + IPv6 + TCP with options. */
+#define BS_PULL_LEN 138
+
+/* Parse an skb, pulling headers into the linear area when they are not there yet. */
+static __always_inline int bs_tc_parse(struct __sk_buff *skb, struct bs_pkt *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	int r = bs_parse(data, data_end, p);
+
+	if (r == BS_R_PASS_TRUNCATED && skb->len > data_end - data) {
+		bpf_skb_pull_data(skb, skb->len < BS_PULL_LEN ? skb->len : BS_PULL_LEN);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		__builtin_memset(p, 0, sizeof(*p));
+		r = bs_parse(data, data_end, p);
+	}
+	return r;
 }
 
 /* Offset of the L4 checksum field from the L4 header. */

@@ -190,15 +190,16 @@ static __always_inline void bs_decide_ingress(struct bs_pkt *p, struct bs_decisi
 	__u64 now;
 	int syn = bs_is_syn(p);
 
-	s = bpf_map_lookup_elem(&bs_settings, &zero);
-	if (!s)
-		return;
-
+	/* Settings are read only where needed (UDP records, new flows): an established
+	 * TCP packet does not pay for the lookup. */
 	if (!syn) {
 		/* Established flows skip the frontend lookup: the record says it all. */
 		ct = bpf_map_lookup_elem(&bs_conns, &p->flow);
 		if (ct) {
 			if (p->flow.proto == IPPROTO_UDP) {
+				s = bpf_map_lookup_elem(&bs_settings, &zero);
+				if (!s)
+					return;
 				now = bpf_ktime_get_ns();
 				if (now - ct->last_ns <= s->udp_idle_ns) {
 					/* Refresh at most once a second: a write per packet costs. */
@@ -227,6 +228,9 @@ static __always_inline void bs_decide_ingress(struct bs_pkt *p, struct bs_decisi
 		d->reason = BS_R_PASS_NOT_FRONTEND;
 		return;
 	}
+	s = bpf_map_lookup_elem(&bs_settings, &zero);
+	if (!s)
+		return;
 	fe_id = fe->id;
 	/* The split comes from the frontend's array slot: one aligned 4-byte read of what
 	 * userspace switched with one aligned 4-byte write. */

@@ -593,7 +593,7 @@ static void client_affinity_keeps_one_client_on_one_backend(void **state)
 	}
 }
 
-static void tc_seed_checksums_stay_seeds(void **state)
+static void tc_full_checksums_stay_exact(void **state)
 {
 	/* BPF_PROG_TEST_RUN hands tc a CHECKSUM_NONE skb, so a seed-only field is updated
 	 * as a full checksum would be; the end-to-end tests cover real CHECKSUM_PARTIAL
@@ -697,7 +697,7 @@ int main(void)
 		cmocka_unit_test(udp_without_backend_is_dropped),
 		cmocka_unit_test(draining_backend_keeps_old_flows_gets_no_new),
 		cmocka_unit_test(client_affinity_keeps_one_client_on_one_backend),
-		cmocka_unit_test(tc_seed_checksums_stay_seeds),
+		cmocka_unit_test(tc_full_checksums_stay_exact),
 		cmocka_unit_test(counters_count),
 		cmocka_unit_test(fin_retires_the_record_after_linger),
 	};
