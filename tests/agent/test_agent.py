@@ -1,5 +1,5 @@
 """bpfsplit-agent against the test API server (tests/apiserver): the binary as it runs
-in a cluster, fed the seed-scenario objects of shared/reference/k8s, driven the way Argo
+in a cluster, fed the seed-scenario objects of tests/fixtures/k8s, driven the way Argo
 Rollouts' Gateway API plugin drives it (weight patches), read back through /metrics,
 the HTTPRoute status and its log.
 
@@ -8,7 +8,7 @@ logged and exposed in /metrics). The real-maps tests need root and bpffs and are
 skipped with the reason otherwise.
 
 Binary: $BPFSPLIT_AGENT, else $BPFSPLIT_BUILD/bpfsplit-agent (default build/).
-Reference objects: $BPFSPLIT_K8S_REFERENCE (default ../shared/reference/k8s)."""
+Reference objects: $BPFSPLIT_K8S_REFERENCE (default tests/fixtures/k8s)."""
 
 import json
 import os
@@ -31,7 +31,7 @@ import fake_apiserver as fa  # noqa: E402
 BUILD = os.environ.get("BPFSPLIT_BUILD", os.path.join(ROOT, "build"))
 AGENT = os.environ.get("BPFSPLIT_AGENT") or os.path.join(BUILD, "bpfsplit-agent")
 CLI = os.path.join(BUILD, "bpfsplit")
-REF = os.environ.get("BPFSPLIT_K8S_REFERENCE") or os.path.join(ROOT, "..", "shared", "reference", "k8s")
+REF = os.environ.get("BPFSPLIT_K8S_REFERENCE") or os.path.join(ROOT, "tests", "fixtures", "k8s")
 
 ROUTE = "argo-rollouts-http-route"
 FE = "172.18.255.200:80/tcp"

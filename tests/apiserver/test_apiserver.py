@@ -26,8 +26,7 @@ sys.path.insert(0, HERE)
 
 import fake_apiserver as fa  # noqa: E402
 
-REFERENCE = os.environ.get("BPFSPLIT_K8S_REFERENCE") or os.path.normpath(
-    os.path.join(REPO, "..", "shared", "reference", "k8s"))
+REFERENCE = os.environ.get("BPFSPLIT_K8S_REFERENCE") or os.path.join(REPO, "tests", "fixtures", "k8s")
 
 ROUTES = "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes"
 ROUTE = ROUTES + "/argo-rollouts-http-route"
@@ -172,9 +171,8 @@ class ServerTest(unittest.TestCase):
             "service-stable.json", "endpointslice-list.json", "rollout-paused-step1-weight30.json")
 
     def setUp(self):
-        if not os.path.isdir(REFERENCE):
-            self.skipTest("reference objects not found at %s (set BPFSPLIT_K8S_REFERENCE)" %
-                          REFERENCE)
+        self.assertTrue(os.path.isdir(REFERENCE),
+                        "fixtures not found at %s (BPFSPLIT_K8S_REFERENCE)" % REFERENCE)
         self.tmp = tempfile.TemporaryDirectory(prefix="fake-apiserver-")
         self.addCleanup(self.tmp.cleanup)
         kw = dict(token="s3cr3t-token", bookmark_interval=0.2, control=False)
@@ -890,8 +888,7 @@ class Ipv6Test(unittest.TestCase):
 
 class CliTest(unittest.TestCase):
     def test_cli_ready_file_control_api_and_sigterm(self):
-        if not os.path.isdir(REFERENCE):
-            self.skipTest("reference objects not found at %s" % REFERENCE)
+        self.assertTrue(os.path.isdir(REFERENCE), "fixtures not found at %s" % REFERENCE)
         with tempfile.TemporaryDirectory() as tmp:
             ready = os.path.join(tmp, "ready.json")
             p = subprocess.Popen(

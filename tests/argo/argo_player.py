@@ -10,7 +10,7 @@ agentgateway-proxy), with the lab's backends as pods:
   selector at promotion (the old pods vanish from the stable slices, they are not
   marked terminating), and writes the Rollout's status (step, pause, abort, weights).
 
-Objects start from the reference files in shared/reference/k8s, adapted to the lab."""
+Objects start from the reference files in tests/fixtures/k8s, adapted to the lab."""
 
 import copy
 import json
@@ -18,7 +18,7 @@ import math
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-REFERENCE = os.environ.get("BPFSPLIT_K8S_REFERENCE") or os.path.join(ROOT, "..", "shared", "reference", "k8s")
+REFERENCE = os.environ.get("BPFSPLIT_K8S_REFERENCE") or os.path.join(ROOT, "tests", "fixtures", "k8s")
 
 NS = "default"
 ROUTE = "argo-rollouts-http-route"

@@ -1,5 +1,5 @@
 /* Test-only helpers shared by the unit tests that read the reference Kubernetes objects:
- * where they are ($BPFSPLIT_K8S_REFERENCE, default ../shared/reference/k8s relative to
+ * where they are ($BPFSPLIT_K8S_REFERENCE, default tests/fixtures/k8s relative to
  * the repository root, where the tests run), reading one whole, and parsing it with
  * cJSON. Failures end the running test through cmocka. Include after <cmocka.h>; for
  * tests only, never for agent or library code. */
@@ -16,7 +16,7 @@ static __attribute__((unused)) const char *ref_dir(void)
 {
 	const char *d = getenv("BPFSPLIT_K8S_REFERENCE");
 
-	return d && d[0] ? d : "../shared/reference/k8s";
+	return d && d[0] ? d : "tests/fixtures/k8s";
 }
 
 /* The bytes of reference file NAME, NUL-terminated; *len (if len) their count.

@@ -1,7 +1,7 @@
 /* Unit tests for agent/cache.c and agent/desired.c: the reference objects of
- * shared/reference/k8s go into the cache, and the desired frontends that come out are
+ * tests/fixtures/k8s go into the cache, and the desired frontends that come out are
  * checked field by field. Reference folder: $BPFSPLIT_K8S_REFERENCE, default
- * ../shared/reference/k8s (relative to the repository root, where the tests run). */
+ * tests/fixtures/k8s (relative to the repository root, where the tests run). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,6 +1,6 @@
 /* Unit tests for agent/k8s/objects.c: every reference object of
- * shared/reference/k8s parsed field by field, then bad and mutated inputs.
- * Reference folder: $BPFSPLIT_K8S_REFERENCE, default ../shared/reference/k8s
+ * tests/fixtures/k8s parsed field by field, then bad and mutated inputs.
+ * Reference folder: $BPFSPLIT_K8S_REFERENCE, default tests/fixtures/k8s
  * (relative to the repository root, where make runs the tests). */
 #include <stdarg.h>
 #include <stddef.h>

@@ -12,7 +12,7 @@
  * insecure and http refused); server-side watch timeouts; stall detection;
  * oversize and malformed events and lists.
  *
- * Reference objects: $BPFSPLIT_K8S_REFERENCE, default ../shared/reference/k8s
+ * Reference objects: $BPFSPLIT_K8S_REFERENCE, default tests/fixtures/k8s
  * (run from the repository root). The server and its temporary folder are removed
  * on every exit path; the server also dies with this process (PR_SET_PDEATHSIG). */
 #include <stdarg.h>
@@ -106,7 +106,7 @@ static const char *ref_dir(void)
 {
 	const char *d = getenv("BPFSPLIT_K8S_REFERENCE");
 
-	return d && d[0] ? d : "../shared/reference/k8s";
+	return d && d[0] ? d : "tests/fixtures/k8s";
 }
 
 static char *slurp(const char *path)

@@ -1,7 +1,7 @@
 /* Unit tests for agent/reconcile.c over the in-memory writer (no root needed): the diff
  * writes only what changed, removes only what the agent owns, keeps the last good spec,
  * coalesces bursts, retries failed writes, reuses what a previous run left in the maps.
- * Reference objects from $BPFSPLIT_K8S_REFERENCE (default ../shared/reference/k8s). */
+ * Reference objects from $BPFSPLIT_K8S_REFERENCE (default tests/fixtures/k8s). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,6 +1,6 @@
 /* Unit tests for agent/route_status.c: the conditions of bpfsplit's status.parents entry
  * and the merge patch that writes it while keeping other controllers' entries.
- * Reference objects from $BPFSPLIT_K8S_REFERENCE (default ../shared/reference/k8s). */
+ * Reference objects from $BPFSPLIT_K8S_REFERENCE (default tests/fixtures/k8s). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
