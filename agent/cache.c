@@ -88,7 +88,7 @@ static void ep_set_free(struct ep_node **set)
 	}
 }
 
-static int ep_set_collect(const struct cache_svc_eps *s, struct ep_node **set)
+static int ep_set_collect_ready(const struct cache_svc_eps *s, struct ep_node **set, bool ready_only)
 {
 	const struct cache_entry *e;
 
@@ -101,6 +101,8 @@ static int ep_set_collect(const struct cache_svc_eps *s, struct ep_node **set)
 		for (size_t i = 0; i < es->n_endpoints; i++) {
 			const struct k8s_endpoint *ep = &es->endpoints[i];
 
+			if (ready_only && !(ep->ready && !ep->terminating))
+				continue;
 			for (size_t a = 0; a < ep->n_addresses; a++) {
 				if (!ep->addresses[a].ip.family)
 					continue;
@@ -132,6 +134,48 @@ static int ep_set_collect(const struct cache_svc_eps *s, struct ep_node **set)
 	return 0;
 }
 
+static int ep_set_collect(const struct cache_svc_eps *s, struct ep_node **set)
+{
+	return ep_set_collect_ready(s, set, false);
+}
+
+static void vanished_free(struct cache_vanished **h)
+{
+	struct cache_vanished *v, *tmp;
+
+	HASH_ITER(hh, *h, v, tmp) {
+		HASH_DEL(*h, v);
+		free(v);
+	}
+}
+
+/* The endpoint grace: when a slice change leaves the Service without a ready endpoint,
+ * remember those ready before (ready_before) and since when. */
+static void svc_track_ready(struct cache_svc_eps *s, struct ep_node *ready_before, uint64_t now_ns)
+{
+	struct ep_node *after = NULL, *n, *tmp;
+
+	if (ep_set_collect_ready(s, &after, true))
+		return;
+	if (after) {
+		vanished_free(&s->last_ready);
+		s->no_ready_since_ns = 0;
+	} else if (ready_before) {
+		vanished_free(&s->last_ready);
+		s->no_ready_since_ns = now_ns ? now_ns : 1;
+		HASH_ITER(hh, ready_before, n, tmp) {
+			struct cache_vanished *v = calloc(1, sizeof(*v));
+
+			if (!v)
+				break;
+			v->id = n->id;
+			v->since_ns = now_ns;
+			HASH_ADD(hh, s->last_ready, id, sizeof(v->id), v);
+		}
+	}
+	ep_set_free(&after);
+}
+
 static struct cache_svc_eps *svc_get(struct cache *c, const char *key, bool create)
 {
 	struct cache_svc_eps *s;
@@ -149,7 +193,7 @@ static struct cache_svc_eps *svc_get(struct cache *c, const char *key, bool crea
 
 static void svc_gc(struct cache *c, struct cache_svc_eps *s)
 {
-	if (s && !s->slices && !s->vanished) {
+	if (s && !s->slices && !s->vanished && !s->last_ready) {
 		HASH_DEL(c->eps, s);
 		free(s);
 	}
@@ -195,7 +239,7 @@ static int slice_replace(struct cache *c, struct cache_entry *e, struct k8s_endp
 	char new_key[CACHE_KEY_MAX] = "";
 	struct cache_svc_eps *olds = NULL, *news = NULL;
 	char *nk = no_str;
-	struct ep_node *before_old = NULL, *before_new = NULL;
+	struct ep_node *before_old = NULL, *before_new = NULL, *ready_old = NULL, *ready_new = NULL;
 
 	if (next && next->service_name[0])
 		key_of(new_key, e->ns, next->service_name);
@@ -210,8 +254,11 @@ static int slice_replace(struct cache *c, struct cache_entry *e, struct k8s_endp
 		}
 	}
 	ep_set_collect(olds, &before_old);
-	if (news && news != olds)
+	ep_set_collect_ready(olds, &ready_old, true);
+	if (news && news != olds) {
 		ep_set_collect(news, &before_new);
+		ep_set_collect_ready(news, &ready_new, true);
+	}
 
 	if (olds)
 		DL_DELETE2(olds->slices, e, svc_prev, svc_next);
@@ -225,12 +272,18 @@ static int slice_replace(struct cache *c, struct cache_entry *e, struct k8s_endp
 		if (news)
 			DL_APPEND2(news->slices, e, svc_prev, svc_next);
 	}
-	if (olds)
+	if (olds) {
 		svc_track(olds, before_old, now_ns);
-	if (news && news != olds)
+		svc_track_ready(olds, ready_old, now_ns);
+	}
+	if (news && news != olds) {
 		svc_track(news, before_new, now_ns);
+		svc_track_ready(news, ready_new, now_ns);
+	}
 	ep_set_free(&before_old);
 	ep_set_free(&before_new);
+	ep_set_free(&ready_old);
+	ep_set_free(&ready_new);
 	if (olds != news)
 		svc_gc(c, olds);
 	svc_gc(c, news);
@@ -251,11 +304,29 @@ int cache_expire(struct cache *c, uint64_t now_ns, uint64_t drain_timeout_ns)
 			free(v);
 			n++;
 		}
+		if (s->no_ready_since_ns && now_ns - s->no_ready_since_ns >= drain_timeout_ns) {
+			vanished_free(&s->last_ready);
+			s->no_ready_since_ns = 0;
+		}
 		svc_gc(c, s);
 	}
 	if (n)
 		c->version++;
 	return n;
+}
+
+uint64_t cache_next_grace_end(const struct cache *c, uint64_t grace_ns, uint64_t after_ns)
+{
+	const struct cache_svc_eps *s;
+	uint64_t next = 0;
+
+	for (s = c->eps; s; s = s->hh.next) {
+		uint64_t end = s->no_ready_since_ns + grace_ns;
+
+		if (s->no_ready_since_ns && end > after_ns && (!next || end < next))
+			next = end;
+	}
+	return next;
 }
 
 uint64_t cache_next_expiry(const struct cache *c, uint64_t drain_timeout_ns)
@@ -375,6 +446,8 @@ union parsed {
 	struct k8s_rollout rollout;
 	struct k8s_service service;
 	struct k8s_endpointslice slice;
+	struct k8s_namespace ns;
+	struct k8s_refgrant grant;
 };
 
 static void parsed_free(enum cache_kind k, union parsed *p)
@@ -466,7 +539,7 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 			e->n_ro_frontends = n_fes;
 		}
 	}
-	if (k == CACHE_HTTPROUTE) {
+	if (kind_desc(k)->is_route) {
 		cJSON_Delete(e->parent_refs);
 		cJSON_Delete(e->status_parents);
 		e->parent_refs = dup_path(obj, "spec", "parentRefs");
@@ -554,6 +627,7 @@ void cache_free(struct cache *c)
 			HASH_DEL(s->vanished, v);
 			free(v);
 		}
+		vanished_free(&s->last_ready);
 		HASH_DEL(c->eps, s);
 		free(s);
 	}

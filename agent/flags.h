@@ -11,6 +11,8 @@
 /* Defaults of the flags (seconds). */
 #define DEFAULT_DRAIN_TIMEOUT_S 300
 #define DEFAULT_RESYNC_S 60
+#define DEFAULT_ENDPOINT_GRACE_MS 5000
+#define DEFAULT_STALE_AFTER_S 60
 #define MAX_ATTACH 32
 
 struct attach_req {
@@ -25,6 +27,9 @@ struct flags {
 	size_t n_classes;
 	enum weights_from weights_from;
 	uint64_t drain_timeout_ns, resync_ns;
+	uint64_t endpoint_grace_ns;  /* --endpoint-grace */
+	uint64_t stale_after_ns;     /* --not-ready-after: /readyz fails when no watch is current */
+	bool l7_details_refuse;      /* --l7-details=refuse */
 	uint8_t default_affinity;
 	struct attach_req attach[MAX_ATTACH];
 	size_t n_attach;

@@ -20,6 +20,25 @@ KIND_OPS(gateway)
 KIND_OPS(rollout)
 KIND_OPS(service)
 KIND_OPS(endpointslice)
+KIND_OPS(namespace)
+KIND_OPS(refgrant)
+
+#define ROUTE_OPS(kind, K)                                                                                            \
+	static int parse_##kind(const cJSON *obj, void *out, char *err, size_t errlen)                               \
+	{                                                                                                            \
+		return k8s_route_parse(obj, K, out, err, errlen);                                                    \
+	}
+ROUTE_OPS(grpcroute, K8S_ROUTE_GRPC)
+ROUTE_OPS(tcproute, K8S_ROUTE_TCP)
+ROUTE_OPS(tlsroute, K8S_ROUTE_TLS)
+
+/* Anything may change: namespace labels (listener selectors), grants (cross-namespace
+ * backendRefs). Both change rarely. */
+static void affects_all(const struct kind_affect *ax, enum cache_kind k, const struct cache_entry *e, const char *ns,
+			const char *name)
+{
+	ax->all(ax->ctx);
+}
 
 /* A route: itself. */
 static void affects_route(const struct kind_affect *ax, enum cache_kind k, const struct cache_entry *e,
@@ -96,6 +115,17 @@ static const struct kind_desc table[CACHE_NKINDS] = {
 				  sizeof(struct k8s_endpointslice),
 				  parse_endpointslice,
 				  free_endpointslice, false, affects_slice },
+	[CACHE_GRPCROUTE] = { "grpcroute", "GRPCRoute", { "gateway.networking.k8s.io", "v1", "grpcroutes" },
+			      sizeof(struct k8s_httproute), parse_grpcroute, free_httproute, true, affects_route },
+	[CACHE_TCPROUTE] = { "tcproute", "TCPRoute", { "gateway.networking.k8s.io", "v1alpha2", "tcproutes" },
+			     sizeof(struct k8s_httproute), parse_tcproute, free_httproute, true, affects_route },
+	[CACHE_TLSROUTE] = { "tlsroute", "TLSRoute", { "gateway.networking.k8s.io", "v1alpha2", "tlsroutes" },
+			     sizeof(struct k8s_httproute), parse_tlsroute, free_httproute, true, affects_route },
+	[CACHE_NAMESPACE] = { "namespace", "Namespace", { "", "v1", "namespaces" }, sizeof(struct k8s_namespace),
+			      parse_namespace, free_namespace, false, affects_all },
+	[CACHE_REFERENCEGRANT] = { "referencegrant", "ReferenceGrant",
+				   { "gateway.networking.k8s.io", "v1beta1", "referencegrants" },
+				   sizeof(struct k8s_refgrant), parse_refgrant, free_refgrant, false, affects_all },
 };
 
 const struct kind_desc *kind_desc(enum cache_kind k)

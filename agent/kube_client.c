@@ -45,7 +45,11 @@
 #define KUBE_DEF_UNAVAILABLE_RETRY_MS 60000
 #define KUBE_TOKEN_REREAD_MS 60000        /* token file re-read at least this often (client-go: 1 min) */
 #define KUBE_LIST_MAX_BYTES (512u << 20)  /* one list page (bytes, decoded) */
-#define KUBE_ERROR_BODY_MAX (64u << 10)   /* error bodies and write responses kept (bytes) */
+#define KUBE_ERROR_BODY_MAX (64u << 10)   /* error bodies of lists and watches kept (bytes) */
+/* Write responses carry the whole object (a status write GETs it first): the API server
+ * stores objects up to 1.5 MiB (etcd) and accepts request bodies up to 3 MiB; this cap
+ * is above both and only guards against a runaway response. */
+#define KUBE_OBJECT_MAX (16u << 20)
 #define KUBE_RETRY_AFTER_MAX_S 600        /* a longer Retry-After is capped (seconds) */
 #define KUBE_WATCH_HEALTHY_MS 500         /* a watch that lasted this long ended normally (ms) */
 #define KUBE_WRITE_MAX_ATTEMPTS 3         /* per write, counting 401 and 429 retries */
@@ -140,6 +144,8 @@ struct kube_type {
 	bool auth_retried;            /* a 401 was retried with a re-read token */
 	unsigned failures;            /* consecutive failed requests, for the backoff */
 	unsigned bad_data;            /* consecutive relists for bad events, for their backoff */
+	bool watching;                /* a watch is open and answering (200) */
+	int64_t ok_ms;                /* last time the server answered this type successfully */
 	struct k8s_watch_stream ws;
 };
 
@@ -314,7 +320,7 @@ static int req_new(struct kube_client *kc, enum req_kind kind, char *url, const 
 	q->kc = kc;
 	q->kind = kind;
 	q->url = url;
-	q->max = kind == REQ_LIST ? KUBE_LIST_MAX_BYTES : KUBE_ERROR_BODY_MAX;
+	q->max = kind == REQ_LIST ? KUBE_LIST_MAX_BYTES : kind == REQ_WRITE ? KUBE_OBJECT_MAX : KUBE_ERROR_BODY_MAX;
 	q->started_ms = q->last_byte_ms = now_ms();
 	q->easy = e = curl_easy_init();
 	if (!e)
@@ -444,8 +450,13 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	q->last_byte_ms = now_ms();
 	if (q->abort)
 		return 0;
-	if (q->kind == REQ_WATCH && http_status(q) == 200)
+	if (q->kind == REQ_WATCH && http_status(q) == 200) {
+		/* The server answers: the backoff starts over, the type is current. */
+		q->t->failures = 0;
+		q->t->watching = true;
+		q->t->ok_ms = q->last_byte_ms;
 		return k8s_watch_stream_feed(&q->t->ws, data, n) ? 0 : n;
+	}
 	return append_body(q, data, n) ? 0 : n;
 }
 
@@ -630,6 +641,7 @@ static void type_unavailable(struct kube_type *t, long code, const struct k8s_st
 		t->unavailable = true;
 		t->synced = true;
 		emit(t, KUBE_EV_UNAVAILABLE, NULL);
+		t->ok_ms = now_ms(); /* answered: nothing to follow */
 	} else {
 		bs_debug("msg=\"resource type still unavailable\" resource=%s http_status=%ld", t->name, code);
 	}
@@ -679,6 +691,7 @@ static void list_page(struct kube_type *t, struct kube_req *q)
 		t->synced = true;
 		t->relist = false;
 		t->failures = 0;
+		t->ok_ms = now_ms();
 		kc->st.lists++;
 		bs_debug("msg=\"listed\" resource=%s resource_version=%s", t->name, t->rv);
 		schedule(t, 0);
@@ -774,6 +787,9 @@ static void watch_done(struct kube_type *t, struct kube_req *q, CURLcode res)
 	struct k8s_status st;
 	char ebuf[600];
 
+	t->watching = false;
+	if (res == CURLE_OK && code == 200)
+		t->ok_ms = now_ms();
 	/* The server ended the watch (timeoutSeconds): a last line may be pending. */
 	if (!q->abort && res == CURLE_OK && code == 200 && k8s_watch_stream_finish(&t->ws) && !q->abort)
 		q->abort = ABORT_REWATCH;
@@ -1253,6 +1269,7 @@ int kube_client_watch(struct kube_client *kc, const struct kube_resource *res, k
 	t->ctx = ctx;
 	t->relist = true;
 	t->due_ms = 0;
+	t->ok_ms = now_ms();
 	t->name = resource_name(res);
 	t->path = resource_path(res);
 	if (!t->name || !t->path) {
@@ -1276,6 +1293,19 @@ bool kube_client_synced(const struct kube_client *kc)
 		if (!kc->types[i]->synced)
 			return false;
 	return true;
+}
+
+int64_t kube_client_stale_ms(const struct kube_client *kc)
+{
+	int64_t now = now_ms(), worst = 0;
+
+	for (size_t i = 0; kc && i < kc->n_types; i++) {
+		const struct kube_type *t = kc->types[i];
+
+		if (!t->watching && now - t->ok_ms > worst)
+			worst = now - t->ok_ms;
+	}
+	return worst;
 }
 
 void kube_client_get_stats(const struct kube_client *kc, struct kube_client_stats *out)

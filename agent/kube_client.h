@@ -63,6 +63,10 @@ typedef void (*kube_write_done_fn)(void *ctx, int http_status, const char *err);
 int kube_client_update_status(struct kube_client *kc, const struct kube_resource *res, const char *ns,
 			     const char *name, const char *patch_json, kube_write_done_fn done, void *ctx);
 
+/* How long the least current type has gone without a working watch or a successful
+ * answer (ms); 0 when every type is being watched. */
+int64_t kube_client_stale_ms(const struct kube_client *kc);
+
 /* Counters for /metrics. */
 struct kube_client_stats {
 	uint64_t lists, watches, events, relists_410, reconnects, errors, throttled_429, token_reloads;

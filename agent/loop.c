@@ -63,6 +63,10 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 	ro.owners = keys;
 	ro.n_owners = n_keys;
 	rc = reconcile_run(a->rec, d, &ro, &a->last);
+	/* What the maps serve now: the status claims only these. */
+	for (size_t i = 0; i < d->n_fe; i++)
+		d->fe[i].in_maps = reconciler_owns(a->rec, &d->fe[i].spec.key) ||
+				   (d->fe[i].blocked && reconciler_last_good(a->rec, &d->fe[i].spec.key));
 	report_problems(a, d);
 	report_rollouts(a);
 	a->passes++;
@@ -114,6 +118,29 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 		malloc_trim(0);
 }
 
+/* Readiness follows the watches: cut off from the API server for longer than
+ * --not-ready-after, the agent says so on /readyz (the maps keep forwarding). */
+static void check_stale(struct agent *a)
+{
+	int64_t stale_ms = kube_client_stale_ms(a->kc);
+	bool stale = (uint64_t)stale_ms * MS_NS > a->f.stale_after_ns;
+	char why[128];
+
+	a->stale_ms = stale_ms;
+	if (!a->ready || stale == a->stale)
+		return;
+	a->stale = stale;
+	if (stale) {
+		snprintf(why, sizeof(why), "no watch current for %llds (--not-ready-after)", (long long)(stale_ms / 1000));
+		metrics_set_ready(a->m, false, why);
+		bs_warn("msg=\"not ready: cut off from the API server; the data path keeps forwarding\" stale_ms=%lld",
+			(long long)stale_ms);
+	} else {
+		metrics_set_ready(a->m, true, NULL);
+		bs_info("msg=\"ready again: every watch is current\"");
+	}
+}
+
 void agent_loop(struct agent *a, volatile sig_atomic_t *stop)
 {
 	int rc;
@@ -129,6 +156,7 @@ void agent_loop(struct agent *a, volatile sig_atomic_t *stop)
 			bs_debug("msg=\"kube client loop\" err=%s", strerror(-rc));
 		now = mono_ns();
 		metrics_heartbeat(a->m, now, HEALTH_TIMEOUT_NS);
+		check_stale(a);
 		if (!a->synced && kube_client_synced(a->kc)) {
 			a->synced = true;
 			a->full = true;
@@ -150,6 +178,13 @@ void agent_loop(struct agent *a, volatile sig_atomic_t *stop)
 		}
 		exp = cache_next_expiry(a->cache, a->f.drain_timeout_ns);
 		if (exp && now >= exp && cache_expire(a->cache, now, a->f.drain_timeout_ns) > 0) {
+			a->desired_full = true;
+			agent_mark_dirty(a, now, false);
+		}
+		/* An endpoint grace ends: its group's share is refused from now on. */
+		exp = cache_next_grace_end(a->cache, a->f.endpoint_grace_ns, a->grace_done_ns);
+		if (a->f.endpoint_grace_ns && exp && now >= exp) {
+			a->grace_done_ns = exp;
 			a->desired_full = true;
 			agent_mark_dirty(a, now, false);
 		}

@@ -72,6 +72,8 @@ int main(int argc, char **argv)
 	a->dopts.weights_from = a->f.weights_from;
 	a->dopts.default_affinity = a->f.default_affinity;
 	a->dopts.drain_timeout_ns = a->f.drain_timeout_ns;
+	a->dopts.endpoint_grace_ns = a->f.endpoint_grace_ns;
+	a->dopts.l7_details_refuse = a->f.l7_details_refuse;
 
 	bs_info("msg=\"starting\" version=%s node=%s weights_from=%s gateway_classes=%zu pin_root=%s drain_timeout_s=%llu "
 		"dry_run=%d",

@@ -274,6 +274,16 @@ def default_httproute(obj):
                 b.setdefault("weight", 1)
 
 
+def default_namespace(obj):
+    """The API server labels every Namespace with its own name."""
+    md = obj.setdefault("metadata", {})
+    labels = md.get("labels")
+    if not isinstance(labels, dict):
+        labels = md["labels"] = {}
+    if md.get("name"):
+        labels.setdefault("kubernetes.io/metadata.name", md["name"])
+
+
 class _IPAllocator:
     def __init__(self):
         self.next = 10
@@ -404,6 +414,24 @@ RESOURCE_TYPES = [
                      AGE_COL,
                      _col("Description", lambda o: _jp(o, "spec", "description"),
                           priority=1)]),
+    ResourceType("gateway.networking.k8s.io", "v1", "grpcroutes", "grpcroute", "GRPCRoute",
+                 True, categories=["gateway-api"], columns=[
+                     _col("Hostnames", _route_hostnames),
+                     AGE_COL]),
+    ResourceType("gateway.networking.k8s.io", "v1alpha2", "tcproutes", "tcproute", "TCPRoute",
+                 True, categories=["gateway-api"], columns=[AGE_COL]),
+    ResourceType("gateway.networking.k8s.io", "v1alpha2", "tlsroutes", "tlsroute", "TLSRoute",
+                 True, categories=["gateway-api"], columns=[
+                     _col("Hostnames", _route_hostnames),
+                     AGE_COL]),
+    ResourceType("gateway.networking.k8s.io", "v1beta1", "referencegrants", "referencegrant",
+                 "ReferenceGrant", True, ["refgrant"], ["gateway-api"], status_subresource=False,
+                 columns=[AGE_COL]),
+    ResourceType("", "v1", "namespaces", "namespace", "Namespace", False, ["ns"],
+                 builtin=True, has_generation=False, empty_status={"phase": "Active"},
+                 defaulter=default_namespace, columns=[
+                     _col("Status", lambda o: _jp(o, "status", "phase", default="Active")),
+                     AGE_COL]),
     ResourceType("argoproj.io", "v1alpha1", "rollouts", "rollout", "Rollout", True, ["ro"],
                  columns=[
                      _col("Desired", lambda o: _jp(o, "spec", "replicas"), "integer"),

@@ -186,7 +186,7 @@ static void test_canary30(void **state)
 	assert_backend(&f->spec.groups[1].backends[0], "10.244.2.15:8080", BS_BACKEND_READY);
 
 	assert_int_equal(d.n_routes, 1);
-	dr = desired_find_route(&d, "default/argo-rollouts-http-route");
+	dr = desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route");
 	assert_non_null(dr);
 	assert_int_equal(dr->served_parents, 1);
 	assert_int_equal(dr->parents_ok, 1);
@@ -260,7 +260,7 @@ static void test_header_route(void **state)
 	assert_int_equal(f->spec.n_groups, 2);
 	assert_int_equal(f->spec.groups[0].weight, 70);
 	assert_int_equal(f->spec.groups[1].weight, 30);
-	assert_int_equal(desired_find_route(&d, "default/argo-rollouts-http-route")->rule, 0);
+	assert_int_equal(desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route")->rule, 0);
 	desired_free(&d);
 	cache_free(c);
 }
@@ -465,7 +465,7 @@ static void test_weight_out_of_range_keeps_last_good(void **state)
 	assert_false(f->blocked);
 	assert_int_equal(f->spec.groups[0].weight, 70);
 	assert_int_equal(f->spec.groups[1].weight, 30);
-	dr = desired_find_route(&d, "default/argo-rollouts-http-route");
+	dr = desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route");
 	assert_true(dr->invalid);
 	assert_int_equal(dr->generation, 4);
 	desired_free(&d);
@@ -500,7 +500,7 @@ static void test_invalid_route_without_good_version(void **state)
 	assert_int_equal(d.n_fe, 0);
 	assert_non_null(problem_of(&d, DR_INVALID));
 	assert_true(problem_of(&d, DR_INVALID)->blocking);
-	dr = desired_find_route(&d, "default/argo-rollouts-http-route");
+	dr = desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route");
 	assert_non_null(dr); /* ours: its Gateway parent is of the served class */
 	assert_int_equal(dr->served_parents, 1);
 	assert_false(dr->has_good);
@@ -633,7 +633,7 @@ static void test_gateway_without_address(void **state)
 	assert_non_null(p);
 	assert_int_equal(p->parent, 0);
 	assert_non_null(strstr(p->msg, "has no IP address in status.addresses"));
-	assert_int_equal(desired_find_route(&d, "default/argo-rollouts-http-route")->parents_ok, 0);
+	assert_int_equal(desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route")->parents_ok, 0);
 	desired_free(&d);
 	cJSON_Delete(g);
 	cache_free(c);
@@ -785,7 +785,7 @@ static void test_rollout_link(void **state)
 	assert_int_equal(e->good.rollout->current_step, 1);
 	assert_string_equal(e->good.rollout->phase, "Paused");
 	compute(c, &o, &d);
-	assert_string_equal(desired_find_route(&d, "default/argo-rollouts-http-route")->rollout,
+	assert_string_equal(desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route")->rollout,
 			    "default/rollouts-demo");
 	desired_free(&d);
 	cache_free(c);
@@ -1027,7 +1027,7 @@ static void assert_same_desired(const struct desired *a, const struct desired *b
 		assert_memory_equal(&x->info, &b->fe[i].info, sizeof(x->info));
 	}
 	for (size_t i = 0; i < b->n_routes; i++) {
-		const struct desired_route *x = desired_find_route(a, b->routes[i].key);
+		const struct desired_route *x = desired_find_route(a, CACHE_HTTPROUTE, b->routes[i].key);
 
 		assert_non_null(x);
 		assert_memory_equal(x, &b->routes[i], sizeof(*x));

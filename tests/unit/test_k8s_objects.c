@@ -68,7 +68,7 @@ static void expect_backend(const struct k8s_backend_ref *b, const char *name, ui
 	assert_string_equal(b->name, name);
 	assert_int_equal(b->port, 80);
 	assert_int_equal(b->weight, weight);
-	assert_false(b->has_filters);
+	assert_int_equal(b->filter_details, 0);
 }
 
 /* The parts every seed HTTPRoute shares. */
@@ -210,6 +210,7 @@ static void test_route_l7_flags(void **state)
 	static const struct {
 		const char *rule;
 		unsigned int flags;
+		unsigned int details;
 	} cases[] = {
 		{ "{\"matches\":[{\"path\":{\"type\":\"PathPrefix\",\"value\":\"/\"}}]}", 0 },
 		{ "{\"matches\":[{}]}", 0 },
@@ -219,10 +220,15 @@ static void test_route_l7_flags(void **state)
 		{ "{\"matches\":[{\"queryParams\":[{\"name\":\"a\",\"value\":\"b\"}]}]}", K8S_RULE_L7_QUERY },
 		{ "{\"matches\":[{\"method\":\"GET\"}]}", K8S_RULE_L7_METHOD },
 		{ "{\"matches\":[{\"headers\":[]}]}", 0 },
-		{ "{\"filters\":[{\"type\":\"RequestHeaderModifier\"}]}", K8S_RULE_L7_FILTERS },
-		{ "{\"backendRefs\":[{\"name\":\"a\",\"port\":80,\"filters\":[{\"type\":\"X\"}]}]}",
-		  K8S_RULE_L7_FILTERS },
-		{ "{\"timeouts\":{\"request\":\"10s\"}}", K8S_RULE_L7_OTHER },
+		/* details: the rule still takes all traffic, its weights apply */
+		{ "{\"filters\":[{\"type\":\"RequestHeaderModifier\"}]}", 0, K8S_RULE_D_HEADER_MOD },
+		{ "{\"filters\":[{\"type\":\"RequestMirror\"},{\"type\":\"URLRewrite\"}]}", 0,
+		  K8S_RULE_D_MIRROR | K8S_RULE_D_REWRITE },
+		{ "{\"backendRefs\":[{\"name\":\"a\",\"port\":80,\"filters\":[{\"type\":\"X\"}]}]}", 0,
+		  K8S_RULE_D_FILTER_OTHER },
+		{ "{\"timeouts\":{\"request\":\"10s\"}}", 0, K8S_RULE_D_TIMEOUTS },
+		{ "{\"retry\":{\"attempts\":2},\"sessionPersistence\":{\"type\":\"Cookie\"}}", 0,
+		  K8S_RULE_D_RETRY | K8S_RULE_D_SESSION },
 		{ "{\"matches\":[{\"path\":{\"value\":\"/\"}},{\"method\":\"POST\",\"headers\":[{\"name\":\"x\"}]}]}",
 		  K8S_RULE_L7_METHOD | K8S_RULE_L7_HEADERS },
 	};
@@ -239,9 +245,9 @@ static void test_route_l7_flags(void **state)
 		assert_non_null(j);
 		assert_int_equal(k8s_httproute_parse(j, &r, err, sizeof(err)), 0);
 		assert_int_equal(r.n_rules, 1);
-		if (r.rules[0].l7_flags != cases[i].flags)
-			fail_msg("case %zu %s: flags %#x want %#x", i, cases[i].rule, r.rules[0].l7_flags,
-				 cases[i].flags);
+		if (r.rules[0].l7_flags != cases[i].flags || r.rules[0].l7_details != cases[i].details)
+			fail_msg("case %zu %s: flags %#x details %#x want %#x %#x", i, cases[i].rule, r.rules[0].l7_flags,
+				 r.rules[0].l7_details, cases[i].flags, cases[i].details);
 		k8s_httproute_free(&r);
 		cJSON_Delete(j);
 	}

@@ -67,6 +67,7 @@ struct fx {
 	char *patch;
 	cJSON *pj;      /* patch parsed */
 	cJSON *route;   /* the route as "the server" holds it */
+	bool not_in_maps; /* the maps hold none of the desired frontends (a pass did not write them) */
 };
 
 static struct fx *fx_new(const char *route_file)
@@ -100,7 +101,9 @@ static const char *fx_patch(struct fx *f, const char *now)
 	desired_free(&f->d);
 	assert_non_null(e);
 	assert_int_equal(desired_compute(f->c, &f->o, &f->d), 0);
-	assert_int_equal(route_status_patch(e, &f->d, desired_find_route(&f->d, e->key), ROUTE_STATUS_CONTROLLER, now,
+	for (size_t i = 0; i < f->d.n_fe; i++) /* as the loop marks them after a pass */
+		f->d.fe[i].in_maps = !f->not_in_maps;
+	assert_int_equal(route_status_patch(e, &f->d, desired_find_route(&f->d, CACHE_HTTPROUTE, e->key), ROUTE_STATUS_CONTROLLER, now,
 					    &f->patch),
 			 0);
 	if (f->patch) {
@@ -270,7 +273,28 @@ static void test_header_route_partially_invalid(void **state)
 	assert_cond(e, "ResolvedRefs", "True", "ResolvedRefs");
 	assert_cond(e, "PartiallyInvalid", "True", "UnsupportedValue");
 	assert_string_equal(s_of(cond(e, "PartiallyInvalid"), "message"),
-			    "rules[1] (canary-header-route): header matches cannot be honoured at L4; rule skipped");
+			    "Dropped Rule(s): rules[1] (canary-header-route): header matches cannot be honoured at L4; "
+			    "rule skipped");
+	fx_free(f);
+}
+
+/* A blocked frontend the maps do not hold (no good split ever written) is not claimed. */
+static void test_claims_only_frontends_in_maps(void **state)
+{
+	struct fx *f = fx_new("httproute-canary-30.json");
+	cJSON *svc = ref_load("service-canary.json");
+	const cJSON *e;
+
+	cache_delete(f->c, CACHE_SERVICE, svc, T0);
+	f->not_in_maps = true;
+	assert_non_null(fx_patch(f, NOW));
+	e = ours(f->pj);
+	assert_cond(e, "Accepted", "True", "Accepted");
+	assert_null(strstr(s_of(cond(e, "Accepted"), "message"), "programmed at L4 on"));
+	assert_non_null(strstr(s_of(cond(e, "Accepted"), "message"), "1 frontend not programmed"));
+	assert_cond(e, "ResolvedRefs", "False", "BackendNotFound");
+	assert_null(strstr(s_of(cond(e, "ResolvedRefs"), "message"), "last good"));
+	cJSON_Delete(svc);
 	fx_free(f);
 }
 
@@ -391,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_accepted_keeps_other_entries),
 		cmocka_unit_test(test_transition_time_kept),
 		cmocka_unit_test(test_header_route_partially_invalid),
+		cmocka_unit_test(test_claims_only_frontends_in_maps),
 		cmocka_unit_test(test_weight_out_of_range),
 		cmocka_unit_test(test_invalid_kind_and_no_endpoints),
 		cmocka_unit_test(test_gateway_without_address),
