@@ -562,8 +562,9 @@ static bool hostnames_intersect(const struct k8s_listener *li, const struct k8s_
 
 static const char *from_name(enum k8s_from f)
 {
-	return f == K8S_FROM_SAME ? "its own namespace (from: Same)" : f == K8S_FROM_ALL ? "all namespaces"
-												: "namespaces its selector matches";
+	return f == K8S_FROM_SAME  ? "its own namespace only (from: Same)"
+	       : f == K8S_FROM_ALL ? "all namespaces"
+				   : "the namespaces its selector matches only (from: Selector)";
 }
 
 /* parentRefs[i], a Gateway of a served class: the listeners it selects that take the
@@ -599,7 +600,7 @@ static void gateway_parent(struct builder *b, const struct cache_entry *e, size_
 		if (!namespace_allowed(b, li, g->meta.ns, e->ns)) {
 			if (why == DR_NREASONS || (why == DR_NOT_ALLOWED && !strstr(whymsg, "namespace")))
 				snprintf(whymsg, sizeof(whymsg),
-					 "listener %s allows routes from %s only; namespace %s is not allowed", li->name,
+					 "listener %s allows routes from %s; namespace %s is not allowed", li->name,
 					 from_name(li->from), e->ns);
 			why = DR_NOT_ALLOWED;
 			continue;

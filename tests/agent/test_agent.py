@@ -77,7 +77,9 @@ def backend_refs(stable, canary):
 
 @unittest.skipUnless(os.access(AGENT, os.X_OK), f"{AGENT} not built (make build/bpfsplit-agent)")
 @unittest.skipUnless(os.path.isdir(REF), f"reference objects not found at {REF}")
-class AgentTest(unittest.TestCase):
+class AgentHarness(unittest.TestCase):
+    """The test API server with the seed objects, and the agent as a process (no tests
+    here: the suites derive from it)."""
     dry_run = True
 
     rbac = None  # a ClusterRole file the server enforces; None: everything allowed
@@ -190,6 +192,9 @@ class AgentTest(unittest.TestCase):
     def patch_weights(self, stable, canary):
         self.srv.patch("httproute", "default", ROUTE, {"spec": {"rules": [{"backendRefs": backend_refs(stable, canary)}]}})
 
+
+
+class AgentTest(AgentHarness):
     # ---- tests ----
 
     def test_help_documents_every_flag(self):
