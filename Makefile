@@ -57,6 +57,7 @@ help:
 	@echo "make test       install dependencies, build, run every test (unit, BPF, end-to-end)"
 	@echo "make demo       install dependencies, build, run the canary-rollout demo"
 	@echo "make bench      run the benchmarks"
+	@echo "make bench-build  build the benchmark binaries only"
 	@echo "make install    install binaries under PREFIX (default /usr/local)"
 	@echo "make clean      remove $(BUILD)/"
 	@echo "V=1             show the commands"
@@ -107,8 +108,10 @@ demo: deps all
 demo-clean:
 	$(Q)BPFSPLIT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/demo.py clean
 
-bench: deps all
+bench: deps all bench-build
 	$(Q)bench/run.sh $(BUILD)
+
+include bench/bench.mk
 
 PREFIX ?= /usr/local
 install: all

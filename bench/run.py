@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bpfsplit benchmarks (issue 5): run everything, write bench/results/latest.json, print
+"""bpfsplit benchmarks: run everything, write bench/results/latest.json, print
 the table and regenerate BENCHMARKS.md.
 
     bench/run.py [BUILD]                 full run (about 10 minutes)

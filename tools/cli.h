@@ -82,6 +82,8 @@ void help_frontend(void);
 void help_backend(void);
 void help_flow(void);
 void help_stats(void);
+void help_status(void);
+void help_watch(void);
 /* `frontend show` for the frontends named in argv[first..], all when none (also `status`). */
 int frontend_show(int argc, char **argv, int first);
 

@@ -366,11 +366,6 @@ static int sample(struct bs_dp *dp, struct view_frontend **v, size_t *n, bool co
 	return 0;
 }
 
-static void help_status(void)
-{
-	help_stats();
-}
-
 int do_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -400,6 +395,10 @@ int do_status(int argc, char **argv)
 		default:
 			return cli_usage("status", "status: unknown option or missing value '%s'", argv[optind - 1]);
 		}
+	}
+	if (optind < argc && !strcmp(argv[optind], "help")) {
+		help_status();
+		return 0;
 	}
 	if (optind < argc)
 		return cli_usage("status", "status: takes no arguments (see 'frontend show FRONTEND')");
@@ -458,11 +457,15 @@ int do_watch(int argc, char **argv)
 				return cli_usage("watch", "watch: --count '%s': expected a positive number", optarg);
 			break;
 		case 'h':
-			help_status();
+			help_watch();
 			return 0;
 		default:
 			return cli_usage("watch", "watch: unknown option or missing value '%s'", argv[optind - 1]);
 		}
+	}
+	if (optind < argc && !strcmp(argv[optind], "help")) {
+		help_watch();
+		return 0;
 	}
 	if (optind < argc)
 		return cli_usage("watch", "watch: unexpected argument '%s'", argv[optind]);

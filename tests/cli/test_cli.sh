@@ -98,6 +98,12 @@ run "$BIN" --help
 expect "--help documents the exit statuses" 0 'Exit status'
 run "$BIN" frontend help
 expect "frontend help" 0 'set-weights'
+run "$BIN" status help
+expect "status help is the help of status" 0 '^Usage: bpfsplit status \[--window'
+run "$BIN" watch help
+expect "watch help is the help of watch" 0 '^Usage: bpfsplit watch \[--interval'
+run "$BIN" help stats
+expect "help stats is the help of stats" 0 '^Usage: bpfsplit stats$'
 run "$BIN"
 expect "no object is a usage error" 2
 run "$BIN" bogus list

@@ -61,7 +61,7 @@ class DataPath:
         self.attach(self.lab.node_client_if, "tc-egress")
         if self.entry == "xdp":
             # XDP_TX (the RST refusing a SYN) is delivered by a veth only when its peer
-            # runs an XDP program (LAB-NOTES); a wire needs nothing of the kind.
+            # runs an XDP program (docs/datapath-notes.md); a wire needs nothing of the kind.
             self.lab.ns_exec(self.lab.client_ns, ["ip", "link", "set", "dev", self.lab.client_if,
                                                   "xdp", "obj", XDP_PASS_OBJ, "sec", "xdp"])
         return how
