@@ -45,12 +45,14 @@ AGENT := $(BUILD)/bpfsplit-agent
 
 TEST_C_SRCS := $(wildcard tests/unit/test_*.c) $(wildcard tests/bpf/test_*.c)
 TEST_C_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_C_SRCS))
+# Test tooling (not suites): tests/tools/*.c, e.g. the flow-group predictor of the e2e tests.
+TEST_TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 
 # Object files of test binaries are kept, so that relinking is cheap.
 .SECONDARY:
 
 .PHONY: all help test demo demo-clean bench clean install deps
-all: $(BPF_OBJS) $(SKEL) $(LIB) $(AGENT_LIB) $(CLI) $(if $(wildcard agent/main.c),$(AGENT)) $(TEST_C_BINS)
+all: $(BPF_OBJS) $(SKEL) $(LIB) $(AGENT_LIB) $(CLI) $(if $(wildcard agent/main.c),$(AGENT)) $(TEST_C_BINS) $(TEST_TOOL_BINS)
 
 help:
 	@echo "make            build BPF objects, skeletons, library, CLI and test binaries into $(BUILD)/"
@@ -94,6 +96,10 @@ $(CLI): $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS)) $(LIB)
 $(AGENT): $(BUILD)/agent/main.o $(AGENT_LIB) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT) $(LDLIBS_DP) -lpthread
+
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_DP)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(AGENT_LIB) $(LIB)
 	$(call msg,LINK,$@)
