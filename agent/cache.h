@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The agent's cache: the last good version of every object that steers a split
  * (routes, Gateways, Rollouts, Services, EndpointSlices, Namespaces, ReferenceGrants:
  * the kinds of kinds.c), parsed once, plus the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The agent's flags: parsing, checks, --help. */
 #include "flags.h"
 
@@ -44,8 +45,8 @@ static void usage(FILE *f)
 		"                          stays a draining backend before it is forgotten (default %ds;\n"
 		"                          e.g. 300, 90s, 5m). Terminating endpoints drain as long as\n"
 		"                          their slices list them\n"
-		"  --resync DUR            read every frontend back from the maps this often and repair\n"
-		"                          drift (default %ds)\n"
+		"  --resync DUR            compare every desired frontend with the writer's view of the\n"
+		"                          maps this often and rewrite what differs (default %ds)\n"
 		"  --endpoint-grace DUR    a weighted group that loses every ready endpoint keeps its last\n"
 		"                          ready ones for new connections this long, to bridge a selector\n"
 		"                          switch (default %dms; 0 disables); then its share is refused\n"

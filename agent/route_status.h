@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The route status bpfsplit writes (HTTPRoute, GRPCRoute, TCPRoute, TLSRoute): one
  * status.parents entry per parentRef it serves, owned by controllerName
  * "bpfsplit.io/agent", with the conditions
