@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Gateway API and Argo semantics, as a conformant gateway honours them: bpfsplit-agent
 against the test API server (the seed objects of tests/fixtures/k8s plus what each test
 applies), read back through /metrics, the route status and the log.
