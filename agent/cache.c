@@ -150,28 +150,56 @@ static void vanished_free(struct cache_vanished **h)
 	}
 }
 
-/* The endpoint grace: when a slice change leaves the Service without a ready endpoint,
- * remember those ready before (ready_before) and since when. */
+static bool has_family(struct ep_node *set, uint8_t family)
+{
+	struct ep_node *n;
+
+	for (n = set; n; n = n->hh.next)
+		if (n->id.family == family)
+			return true;
+	return false;
+}
+
+static void last_ready_drop(struct cache_svc_eps *s, uint8_t family)
+{
+	struct cache_vanished *v, *tmp;
+
+	HASH_ITER(hh, s->last_ready, v, tmp) {
+		if (v->id.family != family)
+			continue;
+		HASH_DEL(s->last_ready, v);
+		free(v);
+	}
+	s->no_ready_since_ns[CACHE_FAM_IDX(family)] = 0;
+}
+
+/* The endpoint grace: when a slice change leaves the Service without a ready endpoint of
+ * an address family, remember those of that family ready before (ready_before) and since
+ * when. */
 static void svc_track_ready(struct cache_svc_eps *s, struct ep_node *ready_before, uint64_t now_ns)
 {
+	static const uint8_t families[2] = { 2 /* AF_INET */, 10 /* AF_INET6 */ };
 	struct ep_node *after = NULL, *n, *tmp;
 
 	if (ep_set_collect_ready(s, &after, true))
 		return;
-	if (after) {
-		vanished_free(&s->last_ready);
-		s->no_ready_since_ns = 0;
-	} else if (ready_before) {
-		vanished_free(&s->last_ready);
-		s->no_ready_since_ns = now_ns ? now_ns : 1;
-		HASH_ITER(hh, ready_before, n, tmp) {
-			struct cache_vanished *v = calloc(1, sizeof(*v));
+	for (int f = 0; f < 2; f++) {
+		uint8_t fam = families[f];
 
-			if (!v)
-				break;
-			v->id = n->id;
-			v->since_ns = now_ns;
-			HASH_ADD(hh, s->last_ready, id, sizeof(v->id), v);
+		if (has_family(after, fam)) {
+			last_ready_drop(s, fam);
+		} else if (has_family(ready_before, fam)) {
+			last_ready_drop(s, fam);
+			s->no_ready_since_ns[f] = now_ns ? now_ns : 1;
+			HASH_ITER(hh, ready_before, n, tmp) {
+				struct cache_vanished *v;
+
+				if (n->id.family != fam || !(v = calloc(1, sizeof(*v))))
+					continue;
+				v->id = n->id;
+				v->since_ns = now_ns;
+				HASH_ADD(hh, s->last_ready, id, sizeof(v->id), v);
+			}
 		}
 	}
 	ep_set_free(&after);
@@ -305,10 +333,10 @@ int cache_expire(struct cache *c, uint64_t now_ns, uint64_t drain_timeout_ns)
 			free(v);
 			n++;
 		}
-		if (s->no_ready_since_ns && now_ns - s->no_ready_since_ns >= drain_timeout_ns) {
-			vanished_free(&s->last_ready);
-			s->no_ready_since_ns = 0;
-		}
+		if (s->no_ready_since_ns[0] && now_ns - s->no_ready_since_ns[0] >= drain_timeout_ns)
+			last_ready_drop(s, 2);
+		if (s->no_ready_since_ns[1] && now_ns - s->no_ready_since_ns[1] >= drain_timeout_ns)
+			last_ready_drop(s, 10);
 		svc_gc(c, s);
 	}
 	if (n)
@@ -322,10 +350,12 @@ uint64_t cache_next_grace_end(const struct cache *c, uint64_t grace_ns, uint64_t
 	uint64_t next = 0;
 
 	for (s = c->eps; s; s = s->hh.next) {
-		uint64_t end = s->no_ready_since_ns + grace_ns;
+		for (int f = 0; f < 2; f++) {
+			uint64_t end = s->no_ready_since_ns[f] + grace_ns;
 
-		if (s->no_ready_since_ns && end > after_ns && (!next || end < next))
-			next = end;
+			if (s->no_ready_since_ns[f] && end > after_ns && (!next || end < next))
+				next = end;
+		}
 	}
 	return next;
 }

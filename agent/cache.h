@@ -94,9 +94,10 @@ struct cache_svc_eps {
 	char key[CACHE_KEY_MAX];
 	struct cache_entry *slices; /* utlist DL list through svc_prev/svc_next */
 	struct cache_vanished *vanished;
-	/* When the Service's last ready endpoint went (0: it has ready ones, or never had),
+	/* Per address family ([0] IPv4, [1] IPv6; a family's slices change one at a time):
+	 * when the Service's last ready endpoint went (0: it has ready ones, or never had),
 	 * and which were ready just before: they bridge the gap for the endpoint grace. */
-	uint64_t no_ready_since_ns;
+	uint64_t no_ready_since_ns[2];
 	struct cache_vanished *last_ready;
 };
 
@@ -129,6 +130,9 @@ int cache_resync_end(struct cache *c, enum cache_kind k, uint64_t now_ns);
 int cache_expire(struct cache *c, uint64_t now_ns, uint64_t drain_timeout_ns);
 /* When the next vanished endpoint expires (monotonic ns), 0 when none. */
 uint64_t cache_next_expiry(const struct cache *c, uint64_t drain_timeout_ns);
+
+/* Index of no_ready_since_ns for an address family. */
+#define CACHE_FAM_IDX(family) ((family) == 10 /* AF_INET6 */)
 
 /* The earliest end of an endpoint grace (no_ready_since + grace_ns) later than after_ns,
  * 0 when none. */

@@ -287,6 +287,7 @@ static void collect_backends(struct builder *b, const char *ns, const char *svc,
 	const struct cache_svc_eps *s = cache_svc_eps(b->c, ns, svc);
 	const struct cache_entry *e;
 	const struct cache_vanished *v;
+	uint64_t since;
 
 	if (!s)
 		return;
@@ -320,8 +321,8 @@ static void collect_backends(struct builder *b, const char *ns, const char *svc,
 	/* Endpoint grace: the Service lost its last ready endpoint moments ago (a selector
 	 * switch empties a slice before it fills it again): those ready just before take new
 	 * connections until the grace ends, instead of a refused share. */
-	if (out->ready || !s->no_ready_since_ns || !b->o->endpoint_grace_ns ||
-	    b->o->now_ns - s->no_ready_since_ns >= b->o->endpoint_grace_ns)
+	since = s->no_ready_since_ns[CACHE_FAM_IDX(family)];
+	if (out->ready || !since || !b->o->endpoint_grace_ns || b->o->now_ns - since >= b->o->endpoint_grace_ns)
 		return;
 	for (v = s->last_ready; v; v = v->hh.next) {
 		size_t i;
