@@ -29,6 +29,9 @@ static void usage(FILE *f)
 		"  --server URL            API server URL, e.g. https://10.96.0.1:443 (skips kubeconfig)\n"
 		"  --token-file FILE       bearer token file, re-read when it changes (rotation)\n"
 		"  --ca-file FILE          CA bundle to verify the API server (TLS is always verified)\n"
+		"  --api-backoff-max DUR   longest wait between retries of a failed list or watch (default\n"
+		"                          %dms, jittered; the first answer after an outage makes every\n"
+		"                          type retry at once). Raise it on very large clusters\n"
 		"\n"
 		"What to serve:\n"
 		"  --gateway-class NAME    serve Gateways of this GatewayClass: their status.addresses x\n"
@@ -91,7 +94,8 @@ static void usage(FILE *f)
 		"  bpfsplit-agent --kubeconfig ~/.kube/config --gateway-class agentgateway \\\n"
 		"      --attach xdp:eth0 --attach tc-egress:eth0 --metrics-addr 127.0.0.1:9090 -v\n"
 		"  bpfsplit-agent --weights-from rollout --dry-run --metrics-addr off\n",
-		DEFAULT_DRAIN_TIMEOUT_S, DEFAULT_RESYNC_S, DEFAULT_ENDPOINT_GRACE_MS, BS_DEFAULT_PIN_ROOT,
+		DEFAULT_API_BACKOFF_MAX_MS, DEFAULT_DRAIN_TIMEOUT_S, DEFAULT_RESYNC_S, DEFAULT_ENDPOINT_GRACE_MS,
+		BS_DEFAULT_PIN_ROOT,
 		DEFAULT_STALE_AFTER_S);
 }
 
@@ -142,7 +146,7 @@ enum {
 	OPT_KUBECONFIG = 256, OPT_SERVER, OPT_TOKEN_FILE, OPT_CA_FILE, OPT_CONTEXT, OPT_PIN_ROOT, OPT_GATEWAY_CLASS,
 	OPT_WEIGHTS_FROM, OPT_INTERFACES, OPT_ATTACH, OPT_METRICS_ADDR, OPT_DRAIN_TIMEOUT, OPT_NODE_NAME,
 	OPT_RESYNC, OPT_NO_STATUS, OPT_DRY_RUN, OPT_XDP_MODE, OPT_AFFINITY, OPT_VERSION, OPT_ENDPOINT_GRACE,
-	OPT_L7_DETAILS, OPT_NOT_READY_AFTER,
+	OPT_L7_DETAILS, OPT_NOT_READY_AFTER, OPT_API_BACKOFF_MAX,
 };
 
 int parse_flags(int argc, char **argv, struct flags *f)
@@ -169,6 +173,7 @@ int parse_flags(int argc, char **argv, struct flags *f)
 		{ "endpoint-grace", required_argument, NULL, OPT_ENDPOINT_GRACE },
 		{ "l7-details", required_argument, NULL, OPT_L7_DETAILS },
 		{ "not-ready-after", required_argument, NULL, OPT_NOT_READY_AFTER },
+		{ "api-backoff-max", required_argument, NULL, OPT_API_BACKOFF_MAX },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -184,6 +189,7 @@ int parse_flags(int argc, char **argv, struct flags *f)
 	f->resync_ns = DEFAULT_RESYNC_S * SEC_NS;
 	f->endpoint_grace_ns = DEFAULT_ENDPOINT_GRACE_MS * 1000000ull;
 	f->stale_after_ns = DEFAULT_STALE_AFTER_S * SEC_NS;
+	f->api_backoff_max_ns = DEFAULT_API_BACKOFF_MAX_MS * 1000000ull;
 	f->write_status = true;
 	f->default_affinity = BS_AFFINITY_CONNECTION;
 	opterr = 0;
@@ -275,6 +281,11 @@ int parse_flags(int argc, char **argv, struct flags *f)
 		case OPT_NOT_READY_AFTER:
 			if (parse_duration_ns(optarg, &f->stale_after_ns) || f->stale_after_ns < SEC_NS)
 				return bad_flag("--not-ready-after", optarg, "expected a duration of at least 1s");
+			break;
+		case OPT_API_BACKOFF_MAX:
+			if (parse_duration_ns(optarg, &f->api_backoff_max_ns) || f->api_backoff_max_ns < 200 * 1000000ull ||
+			    f->api_backoff_max_ns > 600 * SEC_NS)
+				return bad_flag("--api-backoff-max", optarg, "expected a duration from 200ms to 10m");
 			break;
 		case OPT_NODE_NAME:
 			f->node_name = optarg;

@@ -14,6 +14,7 @@
 #define DEFAULT_RESYNC_S 60
 #define DEFAULT_ENDPOINT_GRACE_MS 5000
 #define DEFAULT_STALE_AFTER_S 60
+#define DEFAULT_API_BACKOFF_MAX_MS 2000
 #define MAX_ATTACH 32
 
 struct attach_req {
@@ -31,6 +32,7 @@ struct flags {
 	uint64_t endpoint_grace_ns;  /* --endpoint-grace */
 	uint64_t stale_after_ns;     /* --not-ready-after: /readyz fails when no watch is current */
 	bool l7_details_refuse;      /* --l7-details=refuse */
+	uint64_t api_backoff_max_ns; /* --api-backoff-max */
 	uint8_t default_affinity;
 	struct attach_req attach[MAX_ATTACH];
 	size_t n_attach;

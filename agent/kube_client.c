@@ -146,6 +146,7 @@ struct kube_type {
 	unsigned failures;            /* consecutive failed requests, for the backoff */
 	unsigned bad_data;            /* consecutive relists for bad events, for their backoff */
 	bool watching;                /* a watch is open and answering (200) */
+	bool throttled;               /* the last answer was a 429: its Retry-After stands */
 	int64_t ok_ms;                /* last time the server answered this type successfully */
 	struct k8s_watch_stream ws;
 };
@@ -441,6 +442,25 @@ static long http_status(struct kube_req *q)
 	return code;
 }
 
+/* The server answers one type again after failures: the others waiting out a backoff
+ * (not a 429's Retry-After, not an unavailable type's slow retry) try again now, so that
+ * the agent is whole again moments after the API server's return, not a backoff later. */
+static void server_answered(struct kube_type *t)
+{
+	struct kube_client *kc = t->kc;
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < kc->n_types; i++) {
+		struct kube_type *o = kc->types[i];
+
+		if (o == t || o->req || !o->failures || o->unavailable || o->throttled)
+			continue;
+		o->failures = 0;
+		if (o->due_ms > now)
+			o->due_ms = now;
+	}
+}
+
 /* libcurl's write callback: watch bodies go through the line splitter (and from there
  * to the caller), anything else is collected. Returning 0 stops the transfer. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
@@ -453,7 +473,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 		return 0;
 	if (q->kind == REQ_WATCH && http_status(q) == 200) {
 		/* The server answers: the backoff starts over, the type is current. */
+		if (q->t->failures)
+			server_answered(q->t);
 		q->t->failures = 0;
+		q->t->throttled = false;
 		q->t->watching = true;
 		q->t->ok_ms = q->last_byte_ms;
 		return k8s_watch_stream_feed(&q->t->ws, data, n) ? 0 : n;
@@ -691,7 +714,10 @@ static void list_page(struct kube_type *t, struct kube_req *q)
 		t->unavailable = false;
 		t->synced = true;
 		t->relist = false;
+		if (t->failures)
+			server_answered(t);
 		t->failures = 0;
+		t->throttled = false;
 		t->ok_ms = now_ms();
 		kc->st.lists++;
 		bs_debug("msg=\"listed\" resource=%s resource_version=%s", t->name, t->rv);
@@ -722,6 +748,7 @@ static bool common_status(struct kube_type *t, struct kube_req *q, long code)
 	}
 	t->auth_retried = false;
 	if (code == 429) {
+		t->throttled = true;
 		kc->st.throttled_429++;
 		ra = retry_after_ms(q);
 		b = backoff_ms(kc, &t->failures);

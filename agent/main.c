@@ -104,6 +104,7 @@ int main(int argc, char **argv)
 	if (reconciler_new(a->w, &a->rec))
 		goto out;
 	ko.config = &a->cfg;
+	ko.backoff_max_ms = (int)(a->f.api_backoff_max_ns / 1000000);
 	rc = kube_client_new(&ko, &a->kc);
 	if (rc) {
 		bs_err("msg=\"cannot set up the Kubernetes client\" server=%s err=%s", a->cfg.server ? a->cfg.server : "",
