@@ -1001,8 +1001,9 @@ static void rollout_compute(struct builder *b, const struct cache_entry *e)
 
 /* ---- entry points ---- */
 
-/* The Rollout that names route key (plugin httpRoute/httpRoutes), NULL when none. */
-static const struct cache_entry *rollout_of(const struct cache_entry **ros, size_t n, const char *key)
+/* The Rollout whose Gateway API plugin names route kind/key, NULL when none. */
+static const struct cache_entry *rollout_of(const struct cache_entry **ros, size_t n, enum cache_kind kind,
+					    const char *key)
 {
 	char rk[CACHE_KEY_MAX];
 
@@ -1013,7 +1014,7 @@ static const struct cache_entry *rollout_of(const struct cache_entry **ros, size
 			continue;
 		for (size_t j = 0; j < ro->n_routes; j++) {
 			snprintf(rk, sizeof(rk), "%s/%s", ro->route_ns, ro->routes[j]);
-			if (!strcmp(rk, key))
+			if (kind_of_route(ro->route_kinds[j]) == kind && !strcmp(rk, key))
 				return ros[i];
 		}
 	}
@@ -1072,8 +1073,7 @@ int desired_compute(const struct cache *c, const struct desired_opts *o, struct 
 			rollout_compute(&b, ros[i]);
 	} else {
 		for (size_t i = 0; i < n_routes && !b.err; i++)
-			route_compute(&b, routes[i],
-				      routes[i]->kind == CACHE_HTTPROUTE ? rollout_of(ros, n_ros, routes[i]->key) : NULL);
+			route_compute(&b, routes[i], rollout_of(ros, n_ros, routes[i]->kind, routes[i]->key));
 	}
 out:
 	free(routes);
@@ -1205,7 +1205,7 @@ int desired_update(const struct cache *c, const struct desired_opts *o, struct d
 		goto out;
 	}
 	for (size_t i = 0; i < n_sel && !b.err; i++)
-		route_compute(&b, sel[i], rollout_of(ros, n_ros, sel[i]->key));
+		route_compute(&b, sel[i], rollout_of(ros, n_ros, sel[i]->kind, sel[i]->key));
 	if (b.err) {
 		rc = b.err;
 		goto out;

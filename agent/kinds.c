@@ -95,7 +95,7 @@ static void affects_rollout(const struct kind_affect *ax, enum cache_kind k, con
 		return;
 	for (size_t j = 0; j < e->good.rollout->n_routes; j++) {
 		snprintf(key, sizeof(key), "%s/%s", e->good.rollout->route_ns, e->good.rollout->routes[j]);
-		ax->route(ax->ctx, CACHE_HTTPROUTE, key);
+		ax->route(ax->ctx, kind_of_route(e->good.rollout->route_kinds[j]), key);
 	}
 }
 
@@ -128,6 +128,20 @@ static const struct kind_desc table[CACHE_NKINDS] = {
 				   { "gateway.networking.k8s.io", "v1beta1", "referencegrants" },
 				   sizeof(struct k8s_refgrant), parse_refgrant, free_refgrant, false, affects_all },
 };
+
+enum cache_kind kind_of_route(enum k8s_route_kind rk)
+{
+	switch (rk) {
+	case K8S_ROUTE_GRPC:
+		return CACHE_GRPCROUTE;
+	case K8S_ROUTE_TCP:
+		return CACHE_TCPROUTE;
+	case K8S_ROUTE_TLS:
+		return CACHE_TLSROUTE;
+	default:
+		return CACHE_HTTPROUTE;
+	}
+}
 
 const struct kind_desc *kind_desc(enum cache_kind k)
 {

@@ -1144,10 +1144,20 @@ static int rollout_weight_parse(struct pctx *c, const cJSON *weights, const char
 
 static int rollout_plugin_parse(struct pctx *c, const cJSON *canary, struct k8s_rollout *ro)
 {
+	/* The plugin's keys for each route kind it drives: one name, or a list of {name}. */
+	static const struct {
+		const char *one, *many;
+		enum k8s_route_kind kind;
+	} keys[] = {
+		{ "httpRoute", "httpRoutes", K8S_ROUTE_HTTP },
+		{ "grpcRoute", "grpcRoutes", K8S_ROUTE_GRPC },
+		{ "tcpRoute", "tcpRoutes", K8S_ROUTE_TCP },
+		{ "tlsRoute", "tlsRoutes", K8S_ROUTE_TLS },
+	};
 	const char *base = "strategy.canary.trafficRouting.plugins";
 	char p[PATH_MAX_LEN], ip[PATH_MAX_LEN];
 	const cJSON *tr, *plugins, *gw, *arr, *it;
-	size_t n, i;
+	size_t n, i, total = 0;
 	int rc;
 
 	if ((rc = get_obj(c, canary, "strategy.canary", "trafficRouting", OPT, &tr)) ||
@@ -1158,26 +1168,32 @@ static int rollout_plugin_parse(struct pctx *c, const cJSON *canary, struct k8s_
 		return 0;
 	pathf(p, sizeof(p), "%s[\"%s\"]", base, K8S_ARGO_GATEWAY_PLUGIN);
 	if ((rc = want_item_obj(c, gw, p)) ||
-	    (rc = get_str(c, gw, p, "namespace", ro->route_ns, sizeof(ro->route_ns), OPT, ro->meta.ns)) ||
-	    (rc = get_arr(c, gw, p, "httpRoutes", &arr, &n)))
+	    (rc = get_str(c, gw, p, "namespace", ro->route_ns, sizeof(ro->route_ns), OPT, ro->meta.ns)))
 		return rc;
 	ro->has_gateway_plugin = true;
-	if (field(gw, "httpRoute"))
-		n++;
-	if ((rc = ALLOC_N(c, ro->routes, n)))
-		return rc;
-	if (field(gw, "httpRoute")) {
-		if ((rc = get_str(c, gw, p, "httpRoute", ro->routes[0], sizeof(ro->routes[0]), REQ, NULL)))
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if ((rc = get_arr(c, gw, p, keys[k].many, &arr, &n)))
 			return rc;
-		ro->n_routes = 1;
+		total += n + (field(gw, keys[k].one) != NULL);
 	}
-	i = 0;
-	cJSON_ArrayForEach(it, arr) {
-		pathf(ip, sizeof(ip), "%s.httpRoutes[%zu]", p, i++);
-		if ((rc = want_item_obj(c, it, ip)) ||
-		    (rc = get_str(c, it, ip, "name", ro->routes[ro->n_routes], sizeof(ro->routes[0]), REQ, NULL)))
-			return rc;
-		ro->n_routes++;
+	if ((rc = ALLOC_N(c, ro->routes, total)) || (rc = ALLOC_N(c, ro->route_kinds, total)))
+		return rc;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if (field(gw, keys[k].one)) {
+			if ((rc = get_str(c, gw, p, keys[k].one, ro->routes[ro->n_routes], sizeof(ro->routes[0]), REQ,
+					  NULL)))
+				return rc;
+			ro->route_kinds[ro->n_routes++] = keys[k].kind;
+		}
+		get_arr(c, gw, p, keys[k].many, &arr, &n);
+		i = 0;
+		cJSON_ArrayForEach(it, arr) {
+			pathf(ip, sizeof(ip), "%s.%s[%zu]", p, keys[k].many, i++);
+			if ((rc = want_item_obj(c, it, ip)) ||
+			    (rc = get_str(c, it, ip, "name", ro->routes[ro->n_routes], sizeof(ro->routes[0]), REQ, NULL)))
+				return rc;
+			ro->route_kinds[ro->n_routes++] = keys[k].kind;
+		}
 	}
 	return 0;
 }
@@ -1258,6 +1274,7 @@ void k8s_rollout_free(struct k8s_rollout *ro)
 		return;
 	free(ro->steps);
 	free(ro->routes);
+	free(ro->route_kinds);
 	memset(ro, 0, sizeof(*ro));
 }
 

@@ -297,7 +297,8 @@ struct k8s_rollout {
 	/* trafficRouting.plugins["argoproj-labs/gatewayAPI"] */
 	bool has_gateway_plugin;
 	char route_ns[K8S_NS_MAX];    /* plugin's namespace, default the rollout's */
-	char (*routes)[K8S_NAME_MAX]; /* httpRoute, or httpRoutes[].name */
+	char (*routes)[K8S_NAME_MAX]; /* httpRoute(s), grpcRoute(s), tcpRoute(s), tlsRoute(s) names */
+	enum k8s_route_kind *route_kinds; /* ... and their kinds, same order */
 	size_t n_routes;
 	/* status */
 	bool has_current_step;

@@ -9,12 +9,16 @@ details on the weighted rule, the endpoint grace, a route over 64 KiB, an invali
 recovery and readiness after an outage, and the route kinds Argo's Gateway API plugin
 drives (GRPCRoute, TCPRoute, TLSRoute)."""
 
+import copy
 import json
 import os
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "argo"))
+
+from argo_player import ArgoPlayer  # noqa: E402
 
 from test_agent import (CONTROLLER, FE, ROUTE, AgentHarness, backend_refs, ref,  # noqa: E402
                         wait_for)
@@ -389,9 +393,24 @@ class GatewaySemanticsTest(SemanticsHarness):
         for kind, name, port in (("tcproute", "db", 5432), ("grpcroute", "api", 50051), ("tlsroute", "tls", 8443)):
             c = self.wait_cond(kind, "default", name, "Accepted", "True", "Accepted")
             self.assertEqual(c["message"], f"rules[0] programmed at L4 on {fe(port)}")
-        # each follows its own weights, as Argo's plugin writes them
-        self.srv.patch("tcproute", "default", "db", {"spec": {"rules": [{"backendRefs": backend_refs(30, 70)}]}})
+        # each follows its own weights, as Argo's plugin writes them (GET + PUT)
+        player = ArgoPlayer(ServerAsKube(self.srv), {})
+        player.set_route_weights(70, kind="TCPRoute", name="db")
         self.wait_fe_weights(fe(5432), w(30, 70))
+        player.set_route_weights(25, kind="GRPCRoute", name="api")
+        self.wait_fe_weights(fe(50051), w(75, 25))
+        player.set_route_weights(40, kind="GRPCRoute", name="api")
+        self.wait_fe_weights(fe(50051), w(60, 40))
+        # a Rollout whose plugin names the TCPRoute drives it: the status says so
+        ro = ref("rollout-paused-step1-weight30.json")
+        ro["metadata"]["name"] = "db"
+        plugin = ro["spec"]["strategy"]["canary"]["trafficRouting"]["plugins"]["argoproj-labs/gatewayAPI"]
+        for key in ("httpRoute", "httpRoutes"):
+            plugin.pop(key, None)
+        plugin["tcpRoutes"] = [{"name": "db"}]
+        self.srv.apply(ro)
+        self.wait_cond("tcproute", "default", "db", "Accepted", "True", "Accepted",
+                       f"rules[0] programmed at L4 on {fe(5432)}; weights driven by rollout default/db")
         self.assertEqual(self.weights(fe(50051)), w(60, 40))
         self.assertEqual(self.weights(), SEED_WEIGHTS)
         # a TCPRoute on the HTTP listener is not allowed
@@ -399,6 +418,25 @@ class GatewaySemanticsTest(SemanticsHarness):
         self.wait_cond("tcproute", "default", "wrong", "Accepted", "False", "NotAllowedByListeners")
         self.srv.delete("tcproute", "default", "db")
         wait_for(lambda: fe(5432) not in self.frontends() and True, what="the TCP frontend removed")
+
+
+class ServerAsKube:
+    """The Argo player's writes made straight into the test API server."""
+
+    def __init__(self, srv):
+        self.srv = srv
+
+    def get(self, kind, namespace, name):
+        return copy.deepcopy(self.srv.get(kind, namespace, name))
+
+    def update(self, obj):
+        return self.srv.update(obj)
+
+    def apply(self, obj):
+        return self.srv.apply(obj)
+
+    def merge_patch(self, kind, namespace, name, patch, subresource=None):
+        return self.srv.patch(kind, namespace, name, patch, subresource=subresource)
 
 
 class GatewaySemanticsRbacTest(SemanticsHarness):

@@ -470,7 +470,8 @@ static void test_rollout_variants(void **state)
 		"{\"pause\":{\"duration\":45}},{\"pause\":{\"duration\":\"10\"}},{\"setHeaderRoute\":{\"name\":\"h\"}},"
 		"{\"analysis\":{}}],"
 		"\"trafficRouting\":{\"plugins\":{\"argoproj-labs/gatewayAPI\":{\"httpRoutes\":"
-		"[{\"name\":\"a\",\"useHeaderRoutes\":true},{\"name\":\"b\"}]}}}}}}}";
+		"[{\"name\":\"a\",\"useHeaderRoutes\":true},{\"name\":\"b\"}],\"grpcRoute\":\"g\","
+		"\"tcpRoutes\":[{\"name\":\"t\"}],\"tlsRoutes\":[{\"name\":\"s\"}]}}}}}}}";
 	struct k8s_rollout ro;
 	char err[256];
 	cJSON *j = cJSON_Parse(json);
@@ -488,9 +489,16 @@ static void test_rollout_variants(void **state)
 	assert_int_equal(ro.steps[5].type, K8S_STEP_OTHER);
 	assert_true(ro.has_gateway_plugin);
 	assert_string_equal(ro.route_ns, "ns1");
-	assert_int_equal(ro.n_routes, 2);
+	assert_int_equal(ro.n_routes, 5);
 	assert_string_equal(ro.routes[0], "a");
 	assert_string_equal(ro.routes[1], "b");
+	assert_int_equal(ro.route_kinds[1], K8S_ROUTE_HTTP);
+	assert_string_equal(ro.routes[2], "g");
+	assert_int_equal(ro.route_kinds[2], K8S_ROUTE_GRPC);
+	assert_string_equal(ro.routes[3], "t");
+	assert_int_equal(ro.route_kinds[3], K8S_ROUTE_TCP);
+	assert_string_equal(ro.routes[4], "s");
+	assert_int_equal(ro.route_kinds[4], K8S_ROUTE_TLS);
 	/* No status yet: a Rollout just created. */
 	assert_false(ro.has_current_step);
 	assert_false(ro.canary_weight.present);
