@@ -335,6 +335,22 @@ class GatewaySemanticsTest(SemanticsHarness):
         self.assertTrue(p["message"].startswith("Dropped Rule(s): rules[1] (header-0): header matches"), p["message"])
         self.assertNotIn("cannot write route status", self.read_log())
 
+    def test_status_claims_only_frontends_in_the_maps(self):
+        # The canary Service is missing from the start: no split was ever good, the maps
+        # hold nothing for the frontend, and the status must not say otherwise.
+        self.srv.delete("service", "default", "rollouts-demo-canary")
+        self.start_agent("--gateway-class", "agentgateway")
+        res = self.wait_cond("httproute", "default", ROUTE, "ResolvedRefs", "False", "BackendNotFound")
+        self.assertNotIn("last good", res["message"])
+        acc = self.cond_of("httproute", "default", ROUTE, "Accepted")
+        self.assertNotIn("programmed at L4 on", acc["message"])
+        self.assertIn("1 frontend not programmed (no good split yet)", acc["message"])
+        self.srv.apply(ref("service-canary.json"))
+        self.wait_weights(70, 30)
+        acc = self.wait_cond("httproute", "default", ROUTE, "Accepted", "True", "Accepted",
+                             f"rules[0] programmed at L4 on {FE}")
+        self.assertNotIn("last good", acc["message"])
+
     def test_invalid_update_keeps_last_good_frontends(self):
         self.start_agent("--gateway-class", "agentgateway")
         self.wait_weights(70, 30)
