@@ -203,11 +203,14 @@ class AgentTest(AgentHarness):
         self.assertEqual(out.returncode, 0)
         for flag in ("--kubeconfig", "--server", "--token-file", "--ca-file", "--context", "--pin-root",
                      "--gateway-class", "--weights-from", "--interfaces", "--attach", "--metrics-addr",
-                     "--drain-timeout", "--node-name", "-v"):
+                     "--drain-timeout", "--node-name", "--endpoint-grace", "--l7-details", "--not-ready-after",
+                     "--api-backoff-max", "-v"):
             self.assertIn(flag, out.stdout, flag)
-        bad = subprocess.run([AGENT, "--weights-from", "nope"], capture_output=True, text=True, timeout=10)
-        self.assertEqual(bad.returncode, 2)
-        self.assertIn("--weights-from", bad.stderr)
+        for flag, value in (("--weights-from", "nope"), ("--l7-details", "ignore"), ("--endpoint-grace", "1h"),
+                            ("--not-ready-after", "10ms"), ("--api-backoff-max", "forever")):
+            bad = subprocess.run([AGENT, flag, value], capture_output=True, text=True, timeout=10)
+            self.assertEqual(bad.returncode, 2, flag)
+            self.assertIn(f'{flag} "{value}"', bad.stderr)
 
     def test_sync_then_argo_weight_steps(self):
         self.start_agent("--gateway-class", "agentgateway")
