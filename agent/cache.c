@@ -470,18 +470,7 @@ static int parse(enum cache_kind k, const cJSON *obj, void *p, struct k8s_fronte
 	return rc;
 }
 
-/* Large enough for the parsed struct of any kind. */
-union parsed {
-	struct k8s_httproute route;
-	struct k8s_gateway gateway;
-	struct k8s_rollout rollout;
-	struct k8s_service service;
-	struct k8s_endpointslice slice;
-	struct k8s_namespace ns;
-	struct k8s_refgrant grant;
-};
-
-static void parsed_free(enum cache_kind k, union parsed *p)
+static void parsed_free(enum cache_kind k, void *p)
 {
 	struct cache_entry tmp = { .kind = k, .has_good = true, .good.any = p };
 
@@ -493,7 +482,7 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 	struct k8s_frontend *fes = NULL;
 	struct cache_entry *e;
 	struct k8s_meta m;
-	union parsed p;
+	void *p = NULL; /* the parsed object, of the kind's size */
 	size_t n_fes = 0;
 	char key[CACHE_KEY_MAX];
 	bool created = false;
@@ -532,9 +521,15 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 		e->kind = k;
 		created = true;
 	}
-	memset(&p, 0, sizeof(p));
-	rc = parse(k, obj, &p, &fes, &n_fes, err, errlen);
+	p = calloc(1, kind_desc(k)->size);
+	if (!p) {
+		if (created)
+			entry_free(e);
+		return -ENOMEM;
+	}
+	rc = parse(k, obj, p, &fes, &n_fes, err, errlen);
 	if (rc == -ENOMEM) {
+		free(p);
 		if (created)
 			entry_free(e);
 		return -ENOMEM;
@@ -549,9 +544,10 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 			e->error = strdup(err);
 		}
 	} else if (k == CACHE_ENDPOINTSLICE) {
-		rc = slice_replace(c, e, &p.slice, now_ns);
+		rc = slice_replace(c, e, p, now_ns);
 		if (rc) {
-			parsed_free(k, &p);
+			parsed_free(k, p);
+			free(p);
 			if (created)
 				entry_free(e);
 			return rc;
@@ -560,7 +556,7 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 		e->error = NULL;
 	} else {
 		good_free(k, e);
-		memcpy(e->good.any, &p, kind_desc(k)->size);
+		memcpy(e->good.any, p, kind_desc(k)->size);
 		e->has_good = true;
 		free(e->error);
 		e->error = NULL;
@@ -570,6 +566,7 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 			e->n_ro_frontends = n_fes;
 		}
 	}
+	free(p); /* its contents moved into the entry, or it failed and holds nothing */
 	if (kind_desc(k)->is_route) {
 		cJSON_Delete(e->parent_refs);
 		cJSON_Delete(e->status_parents);
