@@ -1329,8 +1329,11 @@ int64_t kube_client_stale_ms(const struct kube_client *kc)
 
 	for (size_t i = 0; kc && i < kc->n_types; i++) {
 		const struct kube_type *t = kc->types[i];
+		/* A watch whose 200 arrived is current even before its first event or
+		 * bookmark (a quiet cluster may send neither for a minute). */
+		bool open = t->watching || (t->req && t->req->kind == REQ_WATCH && http_status(t->req) == 200);
 
-		if (!t->watching && now - t->ok_ms > worst)
+		if (!open && now - t->ok_ms > worst)
 			worst = now - t->ok_ms;
 	}
 	return worst;
