@@ -109,13 +109,7 @@ test: deps all
 demo: deps all
 	$(Q)BPFSPLIT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/demo.py
 
-demo-# The container image (deploy/Containerfile) with podman; the Debian base comes from
-# debootstrap when no registry is reachable (scripts/image-base.sh, cached).
-IMAGE ?= ghcr.io/bpfsplit/bpfsplit:0.1.0
-image: deps
-	$(Q)IMAGE=$(IMAGE) scripts/build-image.sh
-
-clean:
+demo-clean:
 	$(Q)BPFSPLIT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/demo.py clean
 
 bench: deps all

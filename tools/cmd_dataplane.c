@@ -286,7 +286,7 @@ static int cmd_attach(int argc, char **argv)
 			break;
 		}
 		sp = strchr(how, ' ');
-		m = e == BS_ENTRY_XDP ? (sp ? sp + 1 : how) : "tcx";
+		m = e == BS_ENTRY_XDP ? (sp ? sp + 1 : how) : strncmp(how, "tc classic", 10) ? "tcx" : "tc-classic";
 		if (cli.json) {
 			cJSON *j = cJSON_CreateObject();
 
