@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <uthash.h>
 
+#include "attach.h"
 #include "bpfsplit.h"
 #include "cache.h"
 #include "desired.h"
@@ -39,6 +40,7 @@
 #include "metrics.h"
 #include "reconcile.h"
 #include "route_status.h"
+#include "sizes.h"
 
 #ifndef BPFSPLIT_VERSION
 #define BPFSPLIT_VERSION "0.1.0"
@@ -71,7 +73,6 @@
 #define STATUS_CHECKS_PER_TURN 32
 /* More affected routes than 1/AFFECTED_FULL_DIV of all: compute the desired state whole. */
 #define AFFECTED_FULL_DIV 8
-#define MAX_ATTACH 32
 
 static volatile sig_atomic_t stop_signal;
 
@@ -110,12 +111,6 @@ static const char *qv(char *buf, size_t len, const char *s)
 
 /* ---- flags ---- */
 
-struct attach_req {
-	char ifname[32];
-	enum bs_entry entry;
-	bool auto_ingress; /* from --interfaces: the ingress entry chosen by driver */
-};
-
 struct flags {
 	const char *kubeconfig, *server, *token_file, *ca_file, *context, *pin_root, *metrics_addr, *node_name;
 	const char *classes[DESIRED_MAX_CLASSES];
@@ -123,8 +118,8 @@ struct flags {
 	enum weights_from weights_from;
 	uint64_t drain_timeout_ns, resync_ns;
 	uint8_t default_affinity;
-	struct attach_req attach[MAX_ATTACH];
-	size_t n_attach;
+	struct attachments at;     /* --attach, --interfaces (attach.c) */
+	struct bs_dp_opts sizes;   /* --max-* (sizes.c) */
 	enum bs_xdp_mode xdp_mode;
 	bool dry_run, write_status;
 	int verbose;
@@ -172,9 +167,17 @@ static void usage(FILE *f)
 		"                          interface and pin the link (repeatable). Optional: the\n"
 		"                          bpfsplit CLI can attach too; links stay when the agent stops\n"
 		"  --interfaces IF[,IF]    shorthand: on each, the ingress entry its driver calls for\n"
-		"                          (xdp on a wire, tc-ingress on veth/bridge...) and tc-egress\n"
+		"                          (xdp on a wire, tc-ingress on veth/bridge...) and tc-egress.\n"
+		"                          \"auto\": the uplink, the interface of the default route.\n"
+		"                          Attachments are checked every second: a lost one is attached\n"
+		"                          again; /readyz waits until all are in force\n"
+		"  --max-conns N, --max-frontends N, --max-backends N, --max-tables N, --max-splits N\n"
+		"                          map sizes when the maps are created (as bpfsplit dataplane\n"
+		"                          load; pinned maps keep theirs). Their kernel memory is charged\n"
+		"                          to this process's memory cgroup: see docs/deploy.md\n"
 		"  --xdp-mode MODE         auto (default), native or generic\n"
-		"  --dry-run               compute and log what would be written, touch no map (no root)\n"
+		"  --dry-run               compute and log what would be written; write nothing: no map,\n"
+		"                          no HTTPRoute status (no root)\n"
 		"\n"
 		"Operation:\n"
 		"  --metrics-addr ADDR     listen address for /metrics, /healthz, /readyz (default :9090;\n"
@@ -226,19 +229,6 @@ static int parse_duration_ns(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int add_attach(struct flags *f, const char *ifname, enum bs_entry entry, bool auto_ingress)
-{
-	struct attach_req *a;
-
-	if (f->n_attach >= MAX_ATTACH || !ifname[0] || strlen(ifname) >= sizeof(a->ifname))
-		return -EINVAL;
-	a = &f->attach[f->n_attach++];
-	snprintf(a->ifname, sizeof(a->ifname), "%s", ifname);
-	a->entry = entry;
-	a->auto_ingress = auto_ingress;
-	return 0;
-}
-
 static int bad_flag(const char *flag, const char *val, const char *want)
 {
 	fprintf(stderr, "bpfsplit-agent: %s \"%s\": %s (see --help)\n", flag, val, want);
@@ -248,7 +238,7 @@ static int bad_flag(const char *flag, const char *val, const char *want)
 enum {
 	OPT_KUBECONFIG = 256, OPT_SERVER, OPT_TOKEN_FILE, OPT_CA_FILE, OPT_CONTEXT, OPT_PIN_ROOT, OPT_GATEWAY_CLASS,
 	OPT_WEIGHTS_FROM, OPT_INTERFACES, OPT_ATTACH, OPT_METRICS_ADDR, OPT_DRAIN_TIMEOUT, OPT_NODE_NAME,
-	OPT_RESYNC, OPT_NO_STATUS, OPT_DRY_RUN, OPT_XDP_MODE, OPT_AFFINITY, OPT_VERSION,
+	OPT_RESYNC, OPT_NO_STATUS, OPT_DRY_RUN, OPT_XDP_MODE, OPT_AFFINITY, OPT_VERSION, OPT_SIZE,
 };
 
 /* 0: go on; >0: exit with that status (help printed or usage error). */
@@ -276,8 +266,15 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "max-conns", required_argument, NULL, OPT_SIZE },
+		{ "max-frontends", required_argument, NULL, OPT_SIZE },
+		{ "max-backends", required_argument, NULL, OPT_SIZE },
+		{ "max-tables", required_argument, NULL, OPT_SIZE },
+		{ "max-splits", required_argument, NULL, OPT_SIZE },
 		{ 0 },
 	};
+	const char *want;
+	int idx = 0;
 	char *list, *save, *tok;
 	int c;
 
@@ -289,7 +286,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 	f->write_status = true;
 	f->default_affinity = BS_AFFINITY_CONNECTION;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vh", opts, &idx)) != -1) {
 		switch (c) {
 		case OPT_KUBECONFIG:
 			f->kubeconfig = optarg;
@@ -328,29 +325,21 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 				return bad_flag("--weights-from", optarg, "expected httproute or rollout");
 			break;
 		case OPT_INTERFACES:
-			list = optarg;
-			for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-				if (add_attach(f, tok, BS_ENTRY_XDP, true) || add_attach(f, tok, BS_ENTRY_TC_EGRESS, false))
-					return bad_flag("--interfaces", tok, "bad interface name or too many");
-			}
+			if (attach_add_interfaces(&f->at, optarg, &want))
+				return bad_flag("--interfaces", optarg, want);
 			break;
-		case OPT_ATTACH: {
-			char *colon = strchr(optarg, ':');
-			enum bs_entry entry;
+		case OPT_ATTACH:
+			if (attach_add_spec(&f->at, optarg, &want))
+				return bad_flag("--attach", optarg, want);
+			break;
+		case OPT_SIZE:
+			if (sizes_parse(opts[idx].name, optarg, &f->sizes)) {
+				char flag[32];
 
-			if (!colon)
-				return bad_flag("--attach", optarg, "expected ENTRY:IFACE, e.g. xdp:eth0");
-			*colon = '\0';
-			if (bs_entry_parse(optarg, &entry)) {
-				*colon = ':';
-				return bad_flag("--attach", optarg, "entry must be xdp, tc-ingress or tc-egress");
-			}
-			if (add_attach(f, colon + 1, entry, false)) {
-				*colon = ':';
-				return bad_flag("--attach", optarg, "bad interface name or too many");
+				snprintf(flag, sizeof(flag), "--%s", opts[idx].name);
+				return bad_flag(flag, optarg, "expected a number of entries, 1..1073741824");
 			}
 			break;
-		}
 		case OPT_METRICS_ADDR:
 			f->metrics_addr = optarg;
 			break;
@@ -369,7 +358,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 			f->write_status = false;
 			break;
 		case OPT_DRY_RUN:
-			f->dry_run = true;
+			f->dry_run = true; /* and no status write: see below */
 			break;
 		case OPT_XDP_MODE:
 			if (!strcmp(optarg, "auto"))
@@ -404,11 +393,13 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 			return 2;
 		}
 	}
+	if (f->dry_run)
+		f->write_status = false; /* a dry run writes nothing, route status included */
 	if (optind < argc) {
 		fprintf(stderr, "bpfsplit-agent: unexpected argument \"%s\" (see --help)\n", argv[optind]);
 		return 2;
 	}
-	if (f->dry_run && f->n_attach) {
+	if (f->dry_run && f->at.n) {
 		fprintf(stderr, "bpfsplit-agent: --dry-run touches no data path: drop --attach/--interfaces\n");
 		return 2;
 	}
@@ -490,6 +481,7 @@ struct agent {
 	struct desired_opts dopts;
 
 	bool synced, ready, dirty, full, retry_pending;
+	bool ready_published;         /* /readyz: maps match (ready) and every attachment in force */
 	uint64_t batch_start_ns, next_full_ns, retry_at_ns, retry_backoff_ns, next_metrics_ns;
 
 	/* The desired state of the last pass, kept between passes: a pass after watch events
@@ -1010,7 +1002,9 @@ static void publish_metrics_now(struct agent *a, const struct desired *d)
 	mbuf_printf(&b, "# HELP bpfsplit_agent_synced 1 once every watched type has been listed.\n"
 			"# TYPE bpfsplit_agent_synced gauge\nbpfsplit_agent_synced %d\n", a->synced);
 	mbuf_printf(&b, "# HELP bpfsplit_agent_ready 1 once the first full pass has brought the maps to the "
-			"desired state.\n# TYPE bpfsplit_agent_ready gauge\nbpfsplit_agent_ready %d\n", a->ready);
+			"desired state and every configured attachment is in force.\n# TYPE bpfsplit_agent_ready "
+			"gauge\nbpfsplit_agent_ready %d\n", a->ready_published);
+	attach_render(&a->f.at, &b);
 
 	mbuf_printf(&b, "# HELP bpfsplit_agent_cache_objects Objects cached, by kind.\n"
 			"# TYPE bpfsplit_agent_cache_objects gauge\n");
@@ -1173,6 +1167,27 @@ static void scrape_datapath(void *ctx, struct mbuf *b)
 	}
 }
 
+/* /readyz: the maps match the cluster and every configured attachment is in force. */
+static void update_readiness(struct agent *a)
+{
+	bool now = a->ready && attach_complete(&a->f.at);
+	char why[512];
+
+	if (now == a->ready_published)
+		return;
+	a->ready_published = now;
+	if (now) {
+		metrics_set_ready(a->m, true, NULL);
+		bs_info("msg=\"ready: the maps match the cluster and every attachment is in force\" attachments=%zu",
+			a->f.at.n);
+	} else {
+		attach_missing(&a->f.at, why, sizeof(why));
+		metrics_set_ready(a->m, false, a->ready ? why : "waiting for the first full sync");
+		bs_warn("msg=\"not ready\" why=\"%s\"", a->ready ? why : "waiting for the first full sync");
+	}
+	a->next_metrics_ns = 0; /* publish at once */
+}
+
 /* ---- one pass ---- */
 
 static void reconcile_pass(struct agent *a, uint64_t now)
@@ -1252,10 +1267,9 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 		 a->last.removed, a->last.failed, a->last.owned, a->last.info_writes, a->last.info_failed, d->n_pr);
 	if (!a->ready && !rc) {
 		a->ready = true;
-		metrics_set_ready(a->m, true, NULL);
-		bs_info("msg=\"ready: the maps match the cluster\" frontends=%zu owned=%zu not_owned=%zu problems=%zu",
+		bs_info("msg=\"the maps match the cluster\" frontends=%zu owned=%zu not_owned=%zu problems=%zu",
 			a->last.desired, a->last.owned, a->last.not_owned, d->n_pr);
-		a->next_metrics_ns = 0; /* publish at once */
+		update_readiness(a);
 	}
 	write_statuses(a, whole);
 	if (metrics_due(a, now, a->last.applied || a->last.removed || a->last.failed || whole ||
@@ -1336,37 +1350,28 @@ static int load_config(struct agent *a)
 
 static int open_datapath(struct agent *a)
 {
-	struct bs_dp_opts o = { .pin_root = a->f.pin_root };
-	char how[64];
+	struct bs_dp_opts o = a->f.sizes;
 	int rc;
 
+	o.pin_root = a->f.pin_root;
 	if (a->f.dry_run) {
 		bs_info("msg=\"dry run: no map is written\"");
 		return dp_writer_mem_new(&a->w);
 	}
 	rc = bs_dp_open(&o, &a->dp);
 	if (rc) {
-		bs_err("msg=\"cannot open the data path\" pin_root=%s err=%s hint=\"run as root with bpffs mounted, "
-		       "or use --dry-run\"",
-		       a->f.pin_root, strerror(-rc));
+		/* The library logged why (refused load: which capability, seccomp, lockdown). */
+		bs_err("msg=\"cannot open the data path\" pin_root=%s err=%s hint=\"%s\"", a->f.pin_root,
+		       strerror(-rc),
+		       rc == -ENOMEM ? "the maps' kernel memory is charged to this process's memory cgroup: raise its "
+				       "limit or lower --max-conns (docs/deploy.md)"
+				     : "see the reason logged above; --dry-run needs no data path");
 		return rc;
 	}
-	for (size_t i = 0; i < a->f.n_attach; i++) {
-		struct attach_req *r = &a->f.attach[i];
-		enum bs_entry entry = r->entry;
-		char why[128] = "";
-
-		if (r->auto_ingress && bs_entry_auto(r->ifname, &entry, why, sizeof(why)))
-			entry = BS_ENTRY_XDP;
-		rc = bs_dp_attach(a->dp, r->ifname, entry, a->f.xdp_mode, how, sizeof(how));
-		if (rc) {
-			bs_err("msg=\"cannot attach\" ifname=%s entry=%s err=%s", r->ifname, bs_entry_name(entry),
-			       strerror(-rc));
-			return rc;
-		}
-		bs_info("msg=\"attached\" ifname=%s entry=%s how=\"%s\"%s%s%s", r->ifname, bs_entry_name(entry), how,
-			why[0] ? " why=\"" : "", why, why[0] ? "\"" : "");
-	}
+	sizes_report(a->dp, &o);
+	/* Attach what can be now; what cannot is retried every second and keeps /readyz
+	 * not ready meanwhile. */
+	attach_sync(&a->f.at, a->dp, a->f.xdp_mode);
 	return dp_writer_bpf_new(a->dp, &a->w);
 }
 
@@ -1493,6 +1498,10 @@ int main(int argc, char **argv)
 			bs_debug("msg=\"kube client loop\" err=%s", strerror(-rc));
 		now = mono_ns();
 		metrics_heartbeat(a->m, now, HEALTH_TIMEOUT_NS);
+		if (attach_tick(&a->f.at, a->dp, a->f.xdp_mode, now)) {
+			update_readiness(a);
+			a->next_metrics_ns = 0;
+		}
 		if (!a->synced && kube_client_synced(a->kc)) {
 			a->synced = true;
 			a->full = true;
