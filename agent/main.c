@@ -1363,8 +1363,7 @@ static int open_datapath(struct agent *a)
 		/* The library logged why (refused load: which capability, seccomp, lockdown). */
 		bs_err("msg=\"cannot open the data path\" pin_root=%s err=%s hint=\"%s\"", a->f.pin_root,
 		       strerror(-rc),
-		       rc == -ENOMEM ? "the maps' kernel memory is charged to this process's memory cgroup: raise its "
-				       "limit or lower --max-conns (docs/deploy.md)"
+		       rc == -ENOMEM ? "map sizes and the memory limit: docs/deploy.md"
 				     : "see the reason logged above; --dry-run needs no data path");
 		return rc;
 	}

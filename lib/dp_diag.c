@@ -89,11 +89,58 @@ static bool bpf_syscall_filtered(void)
 	return rc < 0 && errno == EPERM;
 }
 
+/* The memory limit of this process's memory cgroup (v2 memory.max or v1
+ * memory.limit_in_bytes), as text; "" when unlimited or unknown. */
+static void memcg_limit(char *buf, size_t len)
+{
+	char line[512], path[640], v[64] = "";
+	FILE *f = fopen("/proc/self/cgroup", "r");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *cg = strrchr(line, ':');
+
+		line[strcspn(line, "\n")] = '\0';
+		if (!cg)
+			continue;
+		if (strstr(line, ":memory:"))
+			snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", cg + 1);
+		else if (!strncmp(line, "0::", 3))
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", cg + 1);
+		else
+			continue;
+		FILE *l = fopen(path, "r");
+		if (l && fgets(v, sizeof(v), l)) {
+			unsigned long long b = strtoull(v, NULL, 10);
+
+			v[strcspn(v, "\n")] = '\0';
+			if (strcmp(v, "max") && b && b < (1ULL << 60))
+				snprintf(buf, len, "%llu MiB", b >> 20);
+		}
+		if (l)
+			fclose(l);
+		if (buf[0])
+			break;
+	}
+	fclose(f);
+}
+
 void bs_diag_load_refused(int err, char *buf, size_t len)
 {
 	char caps[64] = "", seccomp[16] = "", lockdown[32];
 	int n = 0;
 
+	if (err == -ENOMEM) {
+		char lim[32];
+
+		memcg_limit(lim, sizeof(lim));
+		snprintf(buf, len, "the maps' kernel memory is charged to this process's memory cgroup%s%s%s: raise "
+				   "the limit or lower the map sizes (--max-conns first: 288 bytes per connection)",
+			 lim[0] ? " (limit " : "", lim, lim[0] ? ")" : "");
+		return;
+	}
 	bs_diag_missing_caps(caps, sizeof(caps));
 	status_field("Seccomp", seccomp, sizeof(seccomp));
 	lockdown_mode(lockdown, sizeof(lockdown));

@@ -7,8 +7,8 @@
 
 /* Which capabilities loading needs and this process lacks, comma-separated ("" when none). */
 int bs_diag_missing_caps(char *buf, size_t len);
-/* The likely causes of a load refused with err (-EPERM, -EACCES), probed: capabilities,
- * a seccomp filter, lockdown. Always fills buf. */
+/* The likely causes of a load refused with err, probed: -EPERM/-EACCES: capabilities,
+ * a seccomp filter, lockdown; -ENOMEM: the memory cgroup's limit. Always fills buf. */
 void bs_diag_load_refused(int err, char *buf, size_t len);
 /* 0 when the running kernel is recent enough; else -EOPNOTSUPP and buf says why. */
 int bs_kernel_check(char *buf, size_t len);

@@ -188,7 +188,7 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 			goto fail;
 	}
 	err = bpfsplit_bpf__load(dp->skel);
-	if (err == -EPERM || err == -EACCES) {
+	if (err == -EPERM || err == -EACCES || err == -ENOMEM) {
 		bs_diag_load_refused(err, why, sizeof(why));
 		bs_err("msg=\"the kernel refused to load the data path\" pin_root=%s err=%s why=\"%s\"", dp->root,
 		       strerror(-err), why);

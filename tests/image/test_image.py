@@ -74,6 +74,11 @@ def in_netns(name):
         os.close(back)
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def missing_tools():
     return [t for t in ("podman", "runc", "buildah", "debootstrap", "kubectl") if not shutil.which(t)]
 
@@ -232,7 +237,7 @@ class ImageAsDaemonSet(unittest.TestCase):
 
     def test_1_runs_with_the_rendered_settings(self):
         pid = podman("inspect", "-f", "{{.State.Pid}}", self.name).stdout.strip()
-        status = open(f"/proc/{pid}/status").read()
+        status = read(f"/proc/{pid}/status")
         caps = int(re.search(r"^CapEff:\s+(\w+)", status, re.M).group(1), 16)
         want = {"NET_ADMIN": 12, "PERFMON": 38, "BPF": 39}
         added = self.container["securityContext"]["capabilities"]["add"]
@@ -240,7 +245,7 @@ class ImageAsDaemonSet(unittest.TestCase):
         self.assertEqual(re.search(r"^Seccomp:\s+(\d)", status, re.M).group(1), "0")  # Unconfined, as rendered
         self.assertEqual(re.search(r"^NoNewPrivs:\s+(\d)", status, re.M).group(1), "1")
         limit = podspec.quantity_bytes(self.container["resources"]["limits"]["memory"])
-        cg = re.search(r"^\d+:memory:(.*)$", open(f"/proc/{pid}/cgroup").read(), re.M).group(1)
+        cg = re.search(r"^\d+:memory:(.*)$", read(f"/proc/{pid}/cgroup"), re.M).group(1)
         with open(f"/sys/fs/cgroup/memory{cg}/memory.limit_in_bytes") as f:
             self.assertEqual(int(f.read()), limit)
         ro = podman("exec", self.name, "sh", "-c", "touch /x 2>&1; echo $?", check=False).stdout
@@ -304,15 +309,15 @@ class ImageAsDaemonSet(unittest.TestCase):
 
     def test_6_maps_are_charged_to_the_pod_under_its_limit(self):
         pid = podman("inspect", "-f", "{{.State.Pid}}", self.name).stdout.strip()
-        cg = re.search(r"^\d+:memory:(.*)$", open(f"/proc/{pid}/cgroup").read(), re.M).group(1)
+        cg = re.search(r"^\d+:memory:(.*)$", read(f"/proc/{pid}/cgroup"), re.M).group(1)
         d = f"/sys/fs/cgroup/memory{cg}"
-        kmem = int(open(f"{d}/memory.kmem.usage_in_bytes").read())
-        usage = int(open(f"{d}/memory.max_usage_in_bytes").read())
-        limit = int(open(f"{d}/memory.limit_in_bytes").read())
+        kmem = int(read(f"{d}/memory.kmem.usage_in_bytes"))
+        usage = int(read(f"{d}/memory.max_usage_in_bytes"))
+        limit = int(read(f"{d}/memory.limit_in_bytes"))
         # bs_conns and bs_rnat alone: 288 bytes per connection slot, preallocated.
         self.assertGreater(kmem, 288 * int(self.flags["max-conns"]), "map memory not charged to the pod")
         self.assertLess(usage, limit)
-        self.assertEqual(int(open(f"{d}/memory.failcnt").read()), 0)
+        self.assertEqual(int(read(f"{d}/memory.failcnt")), 0)
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root")
@@ -348,6 +353,22 @@ class ImageRefusals(unittest.TestCase):
         p = self.load("--cap-add=CAP_BPF,CAP_NET_ADMIN", "--security-opt", "seccomp=unconfined")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("missing capabilities CAP_PERFMON", p.stdout + p.stderr)
+
+    def test_too_small_memory_limit_is_named(self):
+        # The default map sizes (1M connections) in 128 MiB, the limit deploy/ once had.
+        root = f"/sys/fs/bpf/bs-image-r{uuid.uuid4().hex[:8]}"
+        os.mkdir(root)
+        try:
+            p = podman("run", "--rm", "--pull=never", *podspec.ULIMITS, "--network", "none", "--cap-drop=all",
+                       "--cap-add=CAP_BPF,CAP_PERFMON,CAP_NET_ADMIN", "--security-opt", "seccomp=unconfined",
+                       "--memory", str(128 << 20), "--memory-swap", str(128 << 20),
+                       "-v", f"{root}:/sys/fs/bpf:rw,rslave", "--entrypoint", "bpfsplit", self.image,
+                       "--pin-root", "/sys/fs/bpf/x", "dataplane", "load", check=False)
+        finally:
+            subprocess.run([CLI, "--pin-root", f"{root}/x", "dataplane", "unload"], capture_output=True)
+            shutil.rmtree(root, ignore_errors=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("charged to this process's memory cgroup (limit 128 MiB)", p.stdout + p.stderr)
 
     def test_capabilities_as_rendered_load(self):
         p = self.load("--cap-add=CAP_BPF,CAP_PERFMON,CAP_NET_ADMIN", "--security-opt", "seccomp=unconfined")
