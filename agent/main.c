@@ -1170,20 +1170,29 @@ static void scrape_datapath(void *ctx, struct mbuf *b)
 /* /readyz: the maps match the cluster and every configured attachment is in force. */
 static void update_readiness(struct agent *a)
 {
+	static char last_why[512];
 	bool now = a->ready && attach_complete(&a->f.at);
 	char why[512];
 
-	if (now == a->ready_published)
-		return;
-	a->ready_published = now;
 	if (now) {
+		if (a->ready_published)
+			return;
+		a->ready_published = true;
+		last_why[0] = '\0';
 		metrics_set_ready(a->m, true, NULL);
 		bs_info("msg=\"ready: the maps match the cluster and every attachment is in force\" attachments=%zu",
 			a->f.at.n);
 	} else {
-		attach_missing(&a->f.at, why, sizeof(why));
-		metrics_set_ready(a->m, false, a->ready ? why : "waiting for the first full sync");
-		bs_warn("msg=\"not ready\" why=\"%s\"", a->ready ? why : "waiting for the first full sync");
+		if (a->ready)
+			attach_missing(&a->f.at, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "waiting for the first full sync");
+		if (!a->ready_published && !strcmp(why, last_why))
+			return;
+		a->ready_published = false;
+		snprintf(last_why, sizeof(last_why), "%s", why);
+		metrics_set_ready(a->m, false, why);
+		bs_warn("msg=\"not ready\" why=\"%s\"", why);
 	}
 	a->next_metrics_ns = 0; /* publish at once */
 }
