@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The agent's attachments: resolution of --interfaces (auto: the default route's uplink;
  * the ingress entry point by driver), attaching with pinned links, adoption of links a
  * previous run left, and repair of lost ones. */

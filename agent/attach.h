@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The attachments the agent keeps: --attach ENTRY:IFACE and --interfaces IF[,IF]|auto
  * ("auto": the uplink of the default route). Attached at start, checked every second:
  * a lost one (detached by someone, pin removed) is attached again and logged. /readyz

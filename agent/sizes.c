@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Map sizes: parsed like the CLI's, reported after the data path is open. Pinned maps
  * are reused with the sizes they were created with (existing connections survive an
  * agent restart), so a changed size takes effect only after `bpfsplit dataplane unload`. */

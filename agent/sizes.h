@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Map sizes for the agent: the same --max-* options as `bpfsplit dataplane load`. */
 #ifndef BS_AGENT_SIZES_H
 #define BS_AGENT_SIZES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Why the kernel refused to load the data path, and whether it is new enough.
  * A load refused with EPERM (or EACCES from the verifier) has a handful of usual causes:
  * a missing capability, a seccomp filter (container engines' default profiles allow

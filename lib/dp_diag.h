@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Internal to libbpfsplit: diagnosis of refused loads and the kernel version check. */
 #ifndef BS_DP_DIAG_H
 #define BS_DP_DIAG_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Build the bpfsplit image from deploy/Containerfile with podman, as root.
 # Without a reachable registry the Debian base images come from debootstrap
 # (scripts/image-base.sh, cached), hence --pull=never. The build runs on the host's

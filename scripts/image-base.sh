@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The Debian 12 base of the image when no container registry is reachable: a minbase
 # bookworm made with debootstrap (once; the tarball is cached) and imported under the
 # names the Containerfile's FROM lines use (debian:12, debian:12-slim). With a registry,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The agent's attachments, in a network namespace this test creates: /readyz stays
 not ready (and says why) while a configured interface is missing even though the maps
 match the cluster; the attachment is made as soon as the interface appears; a link

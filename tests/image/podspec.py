@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The rendered DaemonSet (`kubectl kustomize deploy/`) as a container engine runs it:
 the podman arguments equivalent to what a kubelet does with the pod template's
 container - image, args with $(VAR) expanded, env, securityContext, volume mounts,

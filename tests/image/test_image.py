@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The image, run as the DaemonSet says. `make image` (scripts/build-image.sh) builds
 deploy/Containerfile with podman; the DaemonSet is rendered with `kubectl kustomize
 deploy/`, and its agent container runs with exactly the rendered image, args, env,

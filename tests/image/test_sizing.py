@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The DaemonSet's memory limit covers what its configuration costs. The maps' kernel
 memory is charged to the memory cgroup of the process that creates them, so the
 limit must hold: the maps at the rendered --max-* sizes (measured here: loaded by a
