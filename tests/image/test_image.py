@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "apiserver"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "argo"))
 
 import podspec  # noqa: E402
-from harness import BUILD, FRONTEND4, Lab, binomial_bound  # noqa: E402
+from harness import BUILD, FRONTEND4, Lab, expected_colours, source_ports  # noqa: E402
 
 CLI = os.path.join(BUILD, "bpfsplit")
 N = 2000
@@ -224,15 +224,21 @@ class ImageAsDaemonSet(unittest.TestCase):
                       % (re.escape(self.lab.node_client_if), entry), text, re.M)
         return float(m.group(1)) if m else None
 
-    def assert_share(self, weight):
-        r = self.lab.fresh(self.lab.url(4), n=N, concurrency=8)
+    def hash_key(self):
+        """The flow-hash key in force, as the data path reports it (for the prediction)."""
+        return self.cli("dataplane", "show")["settings"]["hash_key"]
+
+    def assert_split(self, weight):
+        """N fresh connections from source ports the test chooses: the colours reached
+        are exactly those the shared flow hash predicts for (100 - weight, weight)."""
+        ports = source_ports(N)
+        r = self.lab.fresh(self.lab.url(4), n=N, concurrency=8, source_ports=ports,
+                           local_addr=[self.lab.client_ipv4])
         self.assertEqual(r["errors"], 0, r.get("error_samples"))
-        got = r["counts"].get("orange", 0)
-        if weight in (0, 100):
-            self.assertEqual(got, N * weight // 100, r["counts"])
-        else:
-            low, high = binomial_bound(N, weight / 100, 3.0)
-            self.assertTrue(low <= got <= high, f"orange got {got}/{N} at weight {weight}")
+        expected = expected_colours(self.lab, self, (100 - weight, weight), ("green", "orange"), ports)
+        self.assertEqual(r["counts"], expected, f"at {100 - weight}/{weight}: not the flow hash's prediction")
+        if weight not in (0, 100):
+            self.assertTrue(expected.get("green") and expected.get("orange"), expected)
 
     # ---- the tests (in name order: the container is shared) ----
 
@@ -276,14 +282,14 @@ class ImageAsDaemonSet(unittest.TestCase):
     def test_3_agent_in_the_container_serves_a_split(self):
         self.wait_ready()
         wait_for(lambda: self.weights() == (100, 0), what="the first sync: 100/0")
-        self.assert_share(0)
+        self.assert_split(0)
         self.player.start_canary("orange")
         self.player.set_weight(0, 30)
         wait_for(lambda: self.weights() == (70, 30), what="70/30")
-        self.assert_share(30)
+        self.assert_split(30)
         self.player.set_weight(2, 100)
         wait_for(lambda: self.weights() == (0, 100), what="0/100")
-        self.assert_share(100)
+        self.assert_split(100)
 
     def test_4_cli_in_the_image_inspects_with_the_pods_capabilities(self):
         self.wait_ready()
@@ -306,7 +312,7 @@ class ImageAsDaemonSet(unittest.TestCase):
         self.assertIn('msg="attachment was lost (detached or unpinned by someone); attached again" '
                       f'ifname={self.lab.node_client_if} entry=tc-egress', self.logs())
         self.wait_ready()
-        self.assert_share(100 if self.weights() == (0, 100) else 0)
+        self.assert_split(100 if self.weights() == (0, 100) else 0)
 
     def test_6_maps_are_charged_to_the_pod_under_its_limit(self):
         pid = podman("inspect", "-f", "{{.State.Pid}}", self.name).stdout.strip()
