@@ -112,6 +112,11 @@ static void memcg_limit(char *buf, size_t len)
 			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", cg + 1);
 		else
 			continue;
+		/* In a container without a cgroup namespace the path is the host's, but the
+		 * container's own cgroup is what is mounted: try the mount's root too. */
+		if (access(path, R_OK))
+			snprintf(path, sizeof(path), "%s", strstr(line, ":memory:") ? "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+										  : "/sys/fs/cgroup/memory.max");
 		FILE *l = fopen(path, "r");
 		if (l && fgets(v, sizeof(v), l)) {
 			unsigned long long b = strtoull(v, NULL, 10);
@@ -177,18 +182,25 @@ void bs_diag_load_refused(int err, char *buf, size_t len)
 #define BS_MIN_KERNEL_MAJOR 5
 #define BS_MIN_KERNEL_MINOR 15
 
-int bs_kernel_check(char *buf, size_t len)
+int bs_kernel_release_check(const char *release, char *buf, size_t len)
 {
-	struct utsname u;
 	int major = 0, minor = 0;
 
 	buf[0] = '\0';
-	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+	if (sscanf(release, "%d.%d", &major, &minor) != 2)
 		return 0; /* unknown: let the load tell */
 	if (major > BS_MIN_KERNEL_MAJOR || (major == BS_MIN_KERNEL_MAJOR && minor >= BS_MIN_KERNEL_MINOR))
 		return 0;
 	snprintf(buf, len, "kernel %s is older than %d.%d, the oldest bpfsplit supports (XDP links, CAP_BPF "
 			   "and the verifier features its programs need)",
-		 u.release, BS_MIN_KERNEL_MAJOR, BS_MIN_KERNEL_MINOR);
+		 release, BS_MIN_KERNEL_MAJOR, BS_MIN_KERNEL_MINOR);
 	return -EOPNOTSUPP;
+}
+
+int bs_kernel_check(char *buf, size_t len)
+{
+	struct utsname u;
+
+	buf[0] = '\0';
+	return uname(&u) ? 0 : bs_kernel_release_check(u.release, buf, len);
 }

@@ -11,7 +11,9 @@ int bs_diag_missing_caps(char *buf, size_t len);
 /* The likely causes of a load refused with err, probed: -EPERM/-EACCES: capabilities,
  * a seccomp filter, lockdown; -ENOMEM: the memory cgroup's limit. Always fills buf. */
 void bs_diag_load_refused(int err, char *buf, size_t len);
-/* 0 when the running kernel is recent enough; else -EOPNOTSUPP and buf says why. */
+/* 0 when the running kernel (or the given release, "6.1.0-18-amd64") is recent enough;
+ * else -EOPNOTSUPP and buf says why. */
 int bs_kernel_check(char *buf, size_t len);
+int bs_kernel_release_check(const char *release, char *buf, size_t len);
 
 #endif
