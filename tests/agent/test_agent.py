@@ -207,8 +207,14 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0)
         for flag in ("--kubeconfig", "--server", "--token-file", "--ca-file", "--context", "--pin-root",
                      "--gateway-class", "--weights-from", "--interfaces", "--attach", "--metrics-addr",
-                     "--drain-timeout", "--node-name", "-v"):
+                     "--drain-timeout", "--node-name", "-v", "--max-conns", "--max-frontends", "--max-backends",
+                     "--max-tables", "--max-splits", "--dry-run"):
             self.assertIn(flag, out.stdout, flag)
+        for flag, val in (("--max-conns", "0"), ("--max-frontends", "12x"), ("--max-backends", "-1"),
+                          ("--max-tables", str(2**30 + 1))):
+            bad = subprocess.run([AGENT, "--dry-run", flag, val], capture_output=True, text=True, timeout=10)
+            self.assertEqual(bad.returncode, 2, (flag, val, bad.stderr))
+            self.assertIn(f'{flag} "{val}": expected a number of entries', bad.stderr)
         bad = subprocess.run([AGENT, "--weights-from", "nope"], capture_output=True, text=True, timeout=10)
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--weights-from", bad.stderr)
