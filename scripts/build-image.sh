@@ -4,7 +4,7 @@
 # Without a reachable registry the Debian base images come from debootstrap
 # (scripts/image-base.sh, cached), hence --pull=never. The build runs on the host's
 # network (apt reaches Debian's mirror; no bridge or firewall rule is created).
-# Usage: IMAGE=name:tag scripts/build-image.sh
+# Usage: IMAGE=name:tag [IIDFILE=file] scripts/build-image.sh   (IIDFILE: write the image id)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,6 @@ done
 scripts/image-base.sh
 "${PODMAN[@]}" build --pull=never --network=host \
 	--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-	--build-arg VERSION="$VERSION" \
+	--build-arg VERSION="$VERSION" ${IIDFILE:+--iidfile "$IIDFILE"} \
 	-f deploy/Containerfile -t "$IMAGE" .
 echo "build-image: $IMAGE ($VERSION)"

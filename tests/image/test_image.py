@@ -92,11 +92,14 @@ def podman(*args, check=True, timeout=120):
 
 
 def build_image(image):
-    """make image, as a user would run it (cached layers make a rebuild quick)."""
-    p = subprocess.run(["scripts/build-image.sh"], cwd=ROOT, env=dict(os.environ, IMAGE=image),
-                       capture_output=True, text=True, timeout=1500)
-    if p.returncode:
-        raise AssertionError(f"make image failed ({p.returncode}):\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
+    """make image, as a user would run it (cached layers make a rebuild quick). Returns
+    the id of the image built: the tag may be rebuilt meanwhile from another tree."""
+    with tempfile.NamedTemporaryFile(prefix="bs-image-iid-") as iid:
+        p = subprocess.run(["scripts/build-image.sh"], cwd=ROOT, env=dict(os.environ, IMAGE=image, IIDFILE=iid.name),
+                           capture_output=True, text=True, timeout=1500)
+        if p.returncode:
+            raise AssertionError(f"make image failed ({p.returncode}):\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
+        return open(iid.name).read().strip()
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root")
@@ -110,7 +113,7 @@ class ImageAsDaemonSet(unittest.TestCase):
         cls.ds = podspec.daemonset(podspec.render())
         cls.container = podspec.agent_container(cls.ds)
         cls.image = cls.container["image"]
-        build_image(cls.image)
+        cls.image_id = build_image(cls.image)
         cls.tmp = tempfile.mkdtemp(prefix="bs-image-")
         cls.name = f"bs-image-{uuid.uuid4().hex[:8]}"
         cls.bpffs = f"/sys/fs/bpf/bs-image-{uuid.uuid4().hex[:8]}"  # the node's /sys/fs/bpf
@@ -140,7 +143,9 @@ class ImageAsDaemonSet(unittest.TestCase):
             cls.node_name = "lab-node"
             cls.argv = podspec.podman_run_argv(cls.ds, cls.lab.node_ns, {"/sys/fs/bpf": cls.bpffs}, sa,
                                                "127.0.0.1", cls.srv.port, cls.node_name, cls.name)
-            podman(*cls.argv[len(podspec.PODMAN):])
+            # The rendered image, by the id this test built under that name.
+            argv = [cls.image_id if a == cls.image else a for a in cls.argv[len(podspec.PODMAN):]]
+            podman(*argv)
             cls.started = True
             cls.flags = podspec.flag_values(cls.container["args"])
             cls.pin_root = cls.bpffs + cls.flags["pin-root"][len("/sys/fs/bpf"):]
@@ -335,8 +340,7 @@ class ImageRefusals(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.ds = podspec.daemonset(podspec.render())
-        cls.image = podspec.agent_container(cls.ds)["image"]
-        build_image(cls.image)
+        cls.image = build_image(podspec.agent_container(cls.ds)["image"])
 
     def load(self, *opts):
         root = f"/sys/fs/bpf/bs-image-r{uuid.uuid4().hex[:8]}"
