@@ -202,7 +202,7 @@ size_t attach_sync(struct attachments *at, struct bs_dp *dp, enum bs_xdp_mode mo
 					bs_info("msg=\"attached (found pinned, in force)\" ifname=%s entry=%s how=\"%s\"",
 						s->ifname, bs_entry_name(e), s->how);
 				}
-				s->present = true;
+				s->present = s->ever = true;
 				continue;
 			}
 			/* Pinned but no longer in force: drop the stale pin and attach again. */
@@ -220,7 +220,7 @@ size_t attach_sync(struct attachments *at, struct bs_dp *dp, enum bs_xdp_mode mo
 		}
 		s->last_err[0] = '\0';
 		snprintf(s->how, sizeof(s->how), "%s", how);
-		if (was || s->reattached || f.ok) {
+		if (s->ever || f.ok) {
 			s->reattached++;
 			bs_warn("msg=\"attachment was lost (detached or unpinned by someone); attached again\" ifname=%s "
 				"entry=%s how=\"%s\" reattached=%llu",
@@ -229,7 +229,7 @@ size_t attach_sync(struct attachments *at, struct bs_dp *dp, enum bs_xdp_mode mo
 			bs_info("msg=\"attached\" ifname=%s entry=%s how=\"%s\"%s%s%s", s->ifname, bs_entry_name(e), how,
 				why[0] ? " why=\"" : "", why, why[0] ? "\"" : "");
 		}
-		s->present = true;
+		s->present = s->ever = true;
 	}
 	return missing;
 }

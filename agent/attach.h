@@ -19,6 +19,7 @@ struct attach_slot {
 	bool by_driver;         /* ingress entry chosen by the interface's driver */
 	bool from_auto;         /* from --interfaces auto */
 	bool present;           /* attached and in force at the last check */
+	bool ever;              /* was in force once: attaching again is a repair */
 	char how[64];           /* "tcx ingress", "tc classic egress", "xdp native" ... */
 	uint64_t reattached;    /* times found lost and attached again */
 	char last_err[64];
