@@ -138,10 +138,8 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 	struct bs_dp_opts o = opts ? *opts : (struct bs_dp_opts){ 0 };
 	struct bpf_map *map;
 	struct bs_dp *dp;
-	char pin[PATH_MAX + 32];
+	char pin[PATH_MAX + 32], why[512];
 	int err;
-
-	char why[512];
 
 	err = bs_kernel_check(why, sizeof(why));
 	if (err) {
