@@ -163,6 +163,18 @@ class AgentAttachTcx(unittest.TestCase):
         self.assertEqual(self.metric("bpfsplit_agent_link_reattached_total", "tc-egress"), 0.0)
 
 
+    def test_pinned_maps_keep_their_sizes_and_say_so(self):
+        self.start_agent()  # --max-conns 4096 ...
+        wait_for(lambda: 'msg="map sizes" conns=4096 frontends=256 backends=256' in self.log(), what="sizes")
+        self.agent.send_signal(signal.SIGTERM)
+        self.assertEqual(self.agent.wait(10), 0)
+        self.log_file.close()
+        self.start_agent("--max-conns", "8192")  # the later flag wins; the pinned map stays
+        wait_for(lambda: 'msg="map sizes" conns=4096' in self.log(), what="the pinned size")
+        self.assertIn('--max-conns takes effect after bpfsplit dataplane unload" map=bs_conns asked=8192 has=4096',
+                      self.log())
+
+
 class AgentAttachClassic(AgentAttachTcx):
     tc_attach = "classic"
 
