@@ -66,6 +66,7 @@ struct agent {
 	struct desired_opts dopts;
 
 	bool synced, ready, dirty, full, retry_pending;
+	bool ready_published;         /* /readyz: maps match (ready) and every attachment in force */
 	uint64_t batch_start_ns, next_full_ns, retry_at_ns, retry_backoff_ns, next_metrics_ns;
 	uint64_t grace_done_ns;       /* endpoint graces ending up to this time were acted on */
 	bool stale;                   /* no watch current for --not-ready-after: /readyz fails */

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "attach.h"
 #include "bpfsplit.h"
 #include "desired.h"
 
@@ -15,13 +16,6 @@
 #define DEFAULT_ENDPOINT_GRACE_MS 5000
 #define DEFAULT_STALE_AFTER_S 60
 #define DEFAULT_API_BACKOFF_MAX_MS 2000
-#define MAX_ATTACH 32
-
-struct attach_req {
-	char ifname[32];
-	enum bs_entry entry;
-	bool auto_ingress; /* from --interfaces: the ingress entry chosen by driver */
-};
 
 struct flags {
 	const char *kubeconfig, *server, *token_file, *ca_file, *context, *pin_root, *metrics_addr, *node_name;
@@ -34,8 +28,8 @@ struct flags {
 	bool l7_details_refuse;      /* --l7-details=refuse */
 	uint64_t api_backoff_max_ns; /* --api-backoff-max */
 	uint8_t default_affinity;
-	struct attach_req attach[MAX_ATTACH];
-	size_t n_attach;
+	struct attachments at;     /* --attach, --interfaces (attach.c) */
+	struct bs_dp_opts sizes;   /* --max-* (sizes.c) */
 	enum bs_xdp_mode xdp_mode;
 	bool dry_run, write_status;
 	int verbose;

@@ -15,6 +15,42 @@
 
 /* ---- one pass ---- */
 
+
+/* /readyz: the maps match the cluster, every configured attachment is in force, and
+ * the watches are current (cut off from the API server for longer than
+ * --not-ready-after, the agent says so; the maps keep forwarding). */
+static void update_readiness(struct agent *a)
+{
+	static char last_why[512];
+	bool now = a->ready && attach_complete(&a->f.at) && !a->stale;
+	char why[512];
+
+	if (now) {
+		if (a->ready_published)
+			return;
+		a->ready_published = true;
+		last_why[0] = '\0';
+		metrics_set_ready(a->m, true, NULL);
+		bs_info("msg=\"ready: the maps match the cluster and every attachment is in force\" attachments=%zu",
+			a->f.at.n);
+	} else {
+		if (a->ready && a->stale)
+			snprintf(why, sizeof(why), "no watch current for %llds (--not-ready-after): cut off from the API "
+				 "server; the data path keeps forwarding", (long long)(a->stale_ms / 1000));
+		else if (a->ready)
+			attach_missing(&a->f.at, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "waiting for the first full sync");
+		if (!a->ready_published && !strcmp(why, last_why))
+			return;
+		a->ready_published = false;
+		snprintf(last_why, sizeof(last_why), "%s", why);
+		metrics_set_ready(a->m, false, why);
+		bs_warn("msg=\"not ready\" why=\"%s\"", why);
+	}
+	a->next_metrics_ns = 0; /* publish at once */
+}
+
 static void reconcile_pass(struct agent *a, uint64_t now)
 {
 	struct reconcile_run_opts ro = {
@@ -96,10 +132,9 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 		 a->last.removed, a->last.failed, a->last.owned, a->last.info_writes, a->last.info_failed, d->n_pr);
 	if (!a->ready && !rc) {
 		a->ready = true;
-		metrics_set_ready(a->m, true, NULL);
-		bs_info("msg=\"ready: the maps match the cluster\" frontends=%zu owned=%zu not_owned=%zu problems=%zu",
+		bs_info("msg=\"the maps match the cluster\" frontends=%zu owned=%zu not_owned=%zu problems=%zu",
 			a->last.desired, a->last.owned, a->last.not_owned, d->n_pr);
-		a->next_metrics_ns = 0; /* publish at once */
+		update_readiness(a);
 	}
 	status_write_after_pass(a, whole);
 	if (agent_metrics_due(a, now, a->last.applied || a->last.removed || a->last.failed || whole ||
@@ -119,27 +154,19 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 		malloc_trim(0);
 }
 
-/* Readiness follows the watches: cut off from the API server for longer than
- * --not-ready-after, the agent says so on /readyz (the maps keep forwarding). */
+/* Readiness follows the watches (see update_readiness). */
 static void check_stale(struct agent *a)
 {
 	int64_t stale_ms = kube_client_stale_ms(a->kc);
 	bool stale = (uint64_t)stale_ms * MS_NS > a->f.stale_after_ns;
-	char why[128];
 
 	a->stale_ms = stale_ms;
 	if (!a->ready || stale == a->stale)
 		return;
 	a->stale = stale;
-	if (stale) {
-		snprintf(why, sizeof(why), "no watch current for %llds (--not-ready-after)", (long long)(stale_ms / 1000));
-		metrics_set_ready(a->m, false, why);
-		bs_warn("msg=\"not ready: cut off from the API server; the data path keeps forwarding\" stale_ms=%lld",
-			(long long)stale_ms);
-	} else {
-		metrics_set_ready(a->m, true, NULL);
-		bs_info("msg=\"ready again: every watch is current\"");
-	}
+	if (!stale)
+		bs_info("msg=\"every watch is current again\"");
+	update_readiness(a);
 }
 
 void agent_loop(struct agent *a, volatile sig_atomic_t *stop)
@@ -157,6 +184,10 @@ void agent_loop(struct agent *a, volatile sig_atomic_t *stop)
 			bs_debug("msg=\"kube client loop\" err=%s", strerror(-rc));
 		now = mono_ns();
 		metrics_heartbeat(a->m, now, HEALTH_TIMEOUT_NS);
+		if (attach_tick(&a->f.at, a->dp, a->f.xdp_mode, now)) {
+			update_readiness(a);
+			a->next_metrics_ns = 0;
+		}
 		check_stale(a);
 		if (!a->synced && kube_client_synced(a->kc)) {
 			a->synced = true;

@@ -386,7 +386,7 @@ class GatewaySemanticsTest(SemanticsHarness):
         wait_for(lambda: self.get("/readyz")[0] == 200 and True, 40, "/readyz 200 again")
         self.patch_weights(40, 60)
         self.wait_weights(40, 60)
-        self.assertIn("ready again: every watch is current", self.read_log())
+        self.assertIn("every watch is current again", self.read_log())
 
     # ---- route kinds ----
 
