@@ -360,6 +360,65 @@ static void test_gateway_without_address(void **state)
 	fx_free(f);
 }
 
+/* The listener's hostname matches none of the route's; then allowedRoutes refuses the
+ * namespace: Accepted=False with the spec's reasons. */
+static void test_listener_reasons(void **state)
+{
+	struct fx *f = fx_new("httproute-canary-30.json");
+	cJSON *g = ref_load("gateway-agentgateway-proxy.json");
+	cJSON *li = cJSON_GetArrayItem(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(g, "spec"), "listeners"), 0);
+	cJSON *hosts = cJSON_CreateArray();
+	const cJSON *e;
+
+	cJSON_AddItemToArray(hosts, cJSON_CreateString("shop.example.org"));
+	cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(f->route, "spec"), "hostnames", hosts);
+	set_rv(f->route, "184800");
+	put_obj(f->c, CACHE_HTTPROUTE, f->route);
+	cJSON_AddStringToObject(li, "hostname", "*.example.com");
+	set_rv(g, "998");
+	put_obj(f->c, CACHE_GATEWAY, g);
+	assert_non_null(fx_patch(f, NOW));
+	e = ours(f->pj);
+	assert_cond(e, "Accepted", "False", "NoMatchingListenerHostname");
+	assert_string_equal(s_of(cond(e, "Accepted"), "message"),
+			    "parentRefs[0]: gateway kgateway-system/agentgateway-proxy: listener http hostname "
+			    "*.example.com matches none of the route's hostnames");
+
+	cJSON_DeleteItemFromObjectCaseSensitive(li, "allowedRoutes"); /* from: Same by default */
+	set_rv(g, "997");
+	put_obj(f->c, CACHE_GATEWAY, g);
+	assert_non_null(fx_patch(f, NOW));
+	e = ours(f->pj);
+	assert_cond(e, "Accepted", "False", "NotAllowedByListeners");
+	assert_non_null(strstr(s_of(cond(e, "Accepted"), "message"), "from: Same"));
+	cJSON_Delete(g);
+	fx_free(f);
+}
+
+/* Timeouts and a mirror filter on the weighted rule: programmed, and listed in a
+ * condition of their own. */
+static void test_l7_details_condition(void **state)
+{
+	struct fx *f = fx_new("httproute-canary-30.json");
+	cJSON *rule = cJSON_GetArrayItem(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(f->route, "spec"), "rules"), 0);
+	const cJSON *e;
+
+	cJSON_AddItemToObject(rule, "timeouts", cJSON_Parse("{\"request\":\"10s\"}"));
+	cJSON_AddItemToObject(rule, "filters", cJSON_Parse("[{\"type\":\"RequestMirror\"}]"));
+	set_rv(f->route, "184900");
+	put_obj(f->c, CACHE_HTTPROUTE, f->route);
+	assert_non_null(fx_patch(f, NOW));
+	e = ours(f->pj);
+	assert_cond(e, "Accepted", "True", "Accepted");
+	assert_cond(e, ROUTE_STATUS_L7_CONDITION, "True", "UnsupportedValue");
+	assert_string_equal(s_of(cond(e, ROUTE_STATUS_L7_CONDITION), "message"),
+			    "rules[0]: timeouts, RequestMirror filters not enforced at L4 (the weights are)");
+	assert_null(cond(e, "PartiallyInvalid"));
+	fx_free(f);
+}
+
 /* No longer ours (class not served): our entry goes, kgateway's stays; then no patch. */
 static void test_not_ours_drops_entry(void **state)
 {
@@ -417,6 +476,8 @@ int main(void)
 		cmocka_unit_test(test_transition_time_kept),
 		cmocka_unit_test(test_header_route_partially_invalid),
 		cmocka_unit_test(test_claims_only_frontends_in_maps),
+		cmocka_unit_test(test_listener_reasons),
+		cmocka_unit_test(test_l7_details_condition),
 		cmocka_unit_test(test_weight_out_of_range),
 		cmocka_unit_test(test_invalid_kind_and_no_endpoints),
 		cmocka_unit_test(test_gateway_without_address),
