@@ -99,6 +99,9 @@ static void affects_rollout(const struct kind_affect *ax, enum cache_kind k, con
 	}
 }
 
+/* TLSRoute graduated to v1; clusters with older CRDs serve v1alpha3 or v1alpha2. */
+static const char *const tls_versions[] = { "v1alpha3", "v1alpha2", NULL };
+
 static const struct kind_desc table[CACHE_NKINDS] = {
 	[CACHE_HTTPROUTE] = { "httproute", "HTTPRoute", { "gateway.networking.k8s.io", "v1", "httproutes" },
 			      sizeof(struct k8s_httproute), parse_httproute,
@@ -120,7 +123,7 @@ static const struct kind_desc table[CACHE_NKINDS] = {
 			      sizeof(struct k8s_httproute), parse_grpcroute, free_httproute, true, affects_route },
 	[CACHE_TCPROUTE] = { "tcproute", "TCPRoute", { "gateway.networking.k8s.io", "v1alpha2", "tcproutes" },
 			     sizeof(struct k8s_httproute), parse_tcproute, free_httproute, true, affects_route },
-	[CACHE_TLSROUTE] = { "tlsroute", "TLSRoute", { "gateway.networking.k8s.io", "v1alpha2", "tlsroutes" },
+	[CACHE_TLSROUTE] = { "tlsroute", "TLSRoute", { "gateway.networking.k8s.io", "v1", "tlsroutes", tls_versions },
 			     sizeof(struct k8s_httproute), parse_tlsroute, free_httproute, true, affects_route },
 	[CACHE_NAMESPACE] = { "namespace", "Namespace", { "", "v1", "namespaces" }, sizeof(struct k8s_namespace),
 			      parse_namespace, free_namespace, false, affects_all },

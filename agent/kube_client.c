@@ -146,6 +146,11 @@ struct kube_type {
 	unsigned failures;            /* consecutive failed requests, for the backoff */
 	unsigned bad_data;            /* consecutive relists for bad events, for their backoff */
 	bool watching;                /* a watch is open and answering (200) */
+	char *group, *plural;         /* the resource, for status writes and other versions */
+	const char *const *more_versions; /* the resource's other versions (NULL-terminated) */
+	const char *version;          /* the version followed now */
+	const char *first_version;
+	size_t ver_idx;               /* 0: the first version, i: more_versions[i - 1] */
 	bool throttled;               /* the last answer was a 429: its Retry-After stands */
 	int64_t ok_ms;                /* last time the server answered this type successfully */
 	struct k8s_watch_stream ws;
@@ -760,6 +765,43 @@ static bool common_status(struct kube_type *t, struct kube_req *q, long code)
 	return false;
 }
 
+static char *type_path(const struct kube_type *t)
+{
+	if (!t->group[0])
+		return xasprintf("/api/%s/%s", t->version, t->plural);
+	return xasprintf("/apis/%s/%s/%s", t->group, t->version, t->plural);
+}
+
+/* A 404 for the version followed: move to the resource's next version (true), or back
+ * to its first one and report the type unavailable (false). */
+static bool next_version(struct kube_type *t)
+{
+	const char *next = t->more_versions ? t->more_versions[t->ver_idx] : NULL;
+	const char *was = t->version;
+	char *path;
+
+	if (!t->more_versions)
+		return false;
+	if (!next) {
+		t->ver_idx = 0;
+		next = t->first_version;
+	} else {
+		t->ver_idx++;
+	}
+	path = type_path(&(struct kube_type){ .group = t->group, .plural = t->plural, .version = next });
+	if (!path)
+		return false;
+	free(t->path);
+	t->path = path;
+	t->version = next;
+	if (t->ver_idx) {
+		bs_info("msg=\"resource version not served, trying the next one\" resource=%s version=%s next=%s",
+			t->name, was, next);
+		return true;
+	}
+	return false;
+}
+
 static void list_done(struct kube_type *t, struct kube_req *q, CURLcode res)
 {
 	struct kube_client *kc = t->kc;
@@ -791,6 +833,10 @@ static void list_done(struct kube_type *t, struct kube_req *q, CURLcode res)
 	if (common_status(t, q, code))
 		return;
 	body_status(q, &st);
+	if (code == 404 && next_version(t)) {
+		schedule_relist(t, 0);
+		return;
+	}
 	if (code == 404 || code == 403) {
 		type_unavailable(t, code, &st);
 		return;
@@ -1075,8 +1121,14 @@ int kube_client_update_status(struct kube_client *kc, const struct kube_resource
 	char *esc_ns = NULL, *esc_name = NULL, *rname = NULL;
 	int rc = -ENOMEM;
 
+	const char *version = res ? res->version : NULL;
+
 	if (!kc || !res || !res->version || !res->plural || !ns || !ns[0] || !name || !name[0] || !patch_json)
 		return -EINVAL;
+	/* The version the type is followed at (it may have moved to another one). */
+	for (size_t i = 0; i < kc->n_types; i++)
+		if (!strcmp(kc->types[i]->plural, res->plural) && !strcmp(kc->types[i]->group, res->group ? res->group : ""))
+			version = kc->types[i]->version;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -1086,11 +1138,11 @@ int kube_client_update_status(struct kube_client *kc, const struct kube_resource
 	if (!esc_ns || !esc_name || !rname)
 		goto out;
 	if (!res->group || !res->group[0])
-		w->url = xasprintf("%s/api/%s/namespaces/%s/%s/%s/status", kc->base_url, res->version, esc_ns,
+		w->url = xasprintf("%s/api/%s/namespaces/%s/%s/%s/status", kc->base_url, version, esc_ns,
 				   res->plural, esc_name);
 	else
 		w->url = xasprintf("%s/apis/%s/%s/namespaces/%s/%s/%s/status", kc->base_url, res->group,
-				   res->version, esc_ns, res->plural, esc_name);
+				   version, esc_ns, res->plural, esc_name);
 	w->patch = strdup(patch_json);
 	w->what = xasprintf("%s %s/%s status", rname, ns, name);
 	if (!w->url || !w->patch || !w->what)
@@ -1261,6 +1313,8 @@ void kube_client_free(struct kube_client *kc)
 		free(t->cont);
 		free(t->name);
 		free(t->path);
+		free(t->group);
+		free(t->plural);
 		free(t);
 	}
 	free(kc->types);
@@ -1300,7 +1354,13 @@ int kube_client_watch(struct kube_client *kc, const struct kube_resource *res, k
 	t->ok_ms = now_ms();
 	t->name = resource_name(res);
 	t->path = resource_path(res);
-	if (!t->name || !t->path) {
+	t->group = strdup(res->group ? res->group : "");
+	t->plural = strdup(res->plural);
+	t->version = t->first_version = res->version;
+	t->more_versions = res->more_versions;
+	if (!t->name || !t->path || !t->group || !t->plural) {
+		free(t->group);
+		free(t->plural);
 		free(t->name);
 		free(t->path);
 		free(t);

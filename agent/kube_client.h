@@ -19,6 +19,9 @@ struct kube_resource {
 	const char *group;
 	const char *version;
 	const char *plural;
+	/* Other versions to try, in order, when the server does not serve this one (404):
+	 * NULL-terminated, or NULL. Status writes use the version being watched. */
+	const char *const *more_versions;
 };
 
 enum kube_event_kind {

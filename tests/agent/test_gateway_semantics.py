@@ -419,6 +419,8 @@ class GatewaySemanticsTest(SemanticsHarness):
         self.wait_fe_weights(fe(5432), w(80, 20))
         self.wait_fe_weights(fe(50051), w(60, 40))
         self.wait_fe_weights(fe(8443), w(90, 10))
+        # TLSRoute is asked for at v1 first; this server serves v1alpha2 only
+        self.assertIn("resource=tlsroutes.gateway.networking.k8s.io version=v1alpha3 next=v1alpha2", self.read_log())
         for kind, name, port in (("tcproute", "db", 5432), ("grpcroute", "api", 50051), ("tlsroute", "tls", 8443)):
             c = self.wait_cond(kind, "default", name, "Accepted", "True", "Accepted")
             self.assertEqual(c["message"], f"rules[0] programmed at L4 on {fe(port)}")

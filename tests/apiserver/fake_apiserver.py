@@ -1470,7 +1470,7 @@ class _ApiHandler(_BaseHandler):
                 return self._json(200, g)
             group, version, rest = parts[1], parts[2], parts[3:]
         if (group, version) not in group_versions():
-            self._authorize(nonres)
+            self._authorize(self._unserved_attrs(group, rest, query, nonres))
             raise ApiError(404, "NotFound", "the server could not find the requested resource",
                            {})
         if not rest:
@@ -1571,6 +1571,26 @@ class _ApiHandler(_BaseHandler):
                                             rt.details(name), uid=gone["metadata"]["uid"])})
             return self._reply_object(rt, gone)
         raise ApiError(405, "MethodNotAllowed", "method not allowed", {})
+
+    def _unserved_attrs(self, group, rest, query, nonres):
+        """A request for a version the server does not serve: authorized as the resource
+        request it is (RBAC does not look at versions), so a client trying versions in
+        turn gets 404, not 403, when its role covers the resource."""
+        if rest and rest[0] == "watch":
+            rest = rest[1:]
+        ns = ""
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            ns, rest = rest[1], rest[2:]
+        if not rest or self.command not in ("GET", "HEAD"):
+            return nonres
+        watch = query.get("watch", "").lower() in ("1", "true")
+        verb = "watch" if watch else ("get" if len(rest) > 1 else "list")
+        plural = rest[0]
+        rt = ResourceType(group, "", plural, plural, plural, bool(ns))
+        return {"resource_request": True, "verb": verb, "group": group, "resource": plural,
+                "subresource": rest[2] if len(rest) > 2 else "", "name": rest[1] if len(rest) > 1 else "",
+                "url_name": rest[1] if len(rest) > 1 else "", "namespace": ns, "path": nonres["path"],
+                "rt": rt}
 
     def _decode(self, body):
         try:
