@@ -36,7 +36,17 @@ enum bs_health_event {
 	BS_HE_CLOSED = 1 << 9,
 	BS_HE_BYTES_TO = 1 << 10,      /* value: payload bytes client -> backend */
 	BS_HE_BYTES_FROM = 1 << 11,    /* value: payload bytes backend -> client */
+	BS_HE_FAILED = 1 << 12,
 };
+
+/* ev, plus BS_HE_FAILED the first time a connection fails. */
+static __always_inline __u32 bs_health_failed(struct bs_conn *ct, __u32 ev)
+{
+	if (ct->flags & BS_CONN_F_FAILED)
+		return ev;
+	ct->flags |= BS_CONN_F_FAILED;
+	return ev | BS_HE_FAILED;
+}
 
 static __always_inline void bs_health_apply(struct bs_health *h, __u32 ev, __u64 value)
 {
@@ -56,6 +66,8 @@ static __always_inline void bs_health_apply(struct bs_health *h, __u32 ev, __u64
 		h->backend_resets++;
 	if (ev & BS_HE_RESET_BEFORE_REPLY)
 		h->resets_before_reply++;
+	if (ev & BS_HE_FAILED)
+		h->failed++;
 	if (ev & BS_HE_CLOSED)
 		h->closed++;
 	if (ev & BS_HE_BYTES_TO)
@@ -114,7 +126,7 @@ static __noinline int bs_health_syn_retransmit(const struct bs_pkt *p)
 	if (!(ct->flags & (BS_CONN_F_SYNACK | BS_CONN_F_HS_TIMEOUT)) &&
 	    bpf_ktime_get_ns() - ct->created_ns >= BS_HS_TIMEOUT_NS) {
 		ct->flags |= BS_CONN_F_HS_TIMEOUT;
-		ev |= BS_HE_HS_TIMEOUT;
+		ev = bs_health_failed(ct, ev | BS_HE_HS_TIMEOUT);
 	}
 	bs_health_record(ct->frontend_id, ct->group, ct->backend_id, ev, 0);
 	return 0;
@@ -165,7 +177,7 @@ static __always_inline void bs_health_client_fin_rst(const struct bs_pkt *p, str
 		ct->flags |= BS_CONN_F_RESET;
 		/* The client gave up before the handshake completed. */
 		if (!(ct->flags & BS_CONN_F_SYNACK))
-			ev |= BS_HE_RESET_BEFORE_REPLY;
+			ev = bs_health_failed(ct, ev | BS_HE_RESET_BEFORE_REPLY);
 	}
 	if ((p->tcp_flags & BS_TCP_FIN) && (ct->flags & BS_CONN_F_FROM_SYN) && !(ct->flags & BS_CONN_F_CLIENT_FIN)) {
 		ct->flags |= BS_CONN_F_CLIENT_FIN;
@@ -196,7 +208,7 @@ static __always_inline void bs_health_reply(const struct bs_pkt *p, struct bs_co
 		ev |= BS_HE_CLOSED;
 	if ((p->tcp_flags & BS_TCP_RST) && !(ct->flags & BS_CONN_F_RESET)) {
 		ct->flags |= BS_CONN_F_RESET;
-		ev |= BS_HE_BACKEND_RESET;
+		ev = bs_health_failed(ct, ev | BS_HE_BACKEND_RESET);
 		/* Refused by the backend, or reset with nothing sent after its SYN-ACK. */
 		if (!(ct->flags & BS_CONN_F_SYNACK) || p->seq == ct->server_isn + 1)
 			ev |= BS_HE_RESET_BEFORE_REPLY;

@@ -107,6 +107,7 @@ enum bs_conn_flags {
 	BS_CONN_F_BACKEND_FIN = 16, /* the backend's FIN was counted */
 	BS_CONN_F_RESET = 32,       /* a RST (either side) was counted */
 	BS_CONN_F_HS_TIMEOUT = 64,  /* the handshake was counted as timed out */
+	BS_CONN_F_FAILED = 128,     /* the connection was counted as failed */
 };
 
 /* bs_rnat value: how to rewrite a reply back to the frontend. */
@@ -235,12 +236,15 @@ struct bs_health {
 				    * more after the first with no SYN-ACK seen */
 	__u64 backend_resets;      /* connections reset by the backend (RST on the reply path) */
 	__u64 resets_before_reply; /* connections reset (either side) before any reply byte */
+	__u64 failed;              /* connections that failed as the client sees it, counted once:
+				    * reset by the backend, handshake timed out, or given up by the
+				    * client before the SYN-ACK */
 	__u64 closed;              /* TCP connections seen closing (first FIN or RST): open = new_conns - closed */
 	__u64 bytes_to_backend;    /* payload bytes of connections whose client sent FIN */
 	__u64 bytes_from_backend;  /* payload bytes of connections whose backend sent FIN */
 	__u64 handshake_ns_sum;    /* sum of handshake latencies (SYN chosen -> SYN-ACK), ns */
 	__u64 handshake_hist[BS_HS_BUCKETS]; /* see BS_HS_BUCKET0_NS */
 };
-BS_STATIC_ASSERT(sizeof(struct bs_health) == 8 * (13 + BS_HS_BUCKETS), "bs_health size");
+BS_STATIC_ASSERT(sizeof(struct bs_health) == 8 * (14 + BS_HS_BUCKETS), "bs_health size");
 
 #endif

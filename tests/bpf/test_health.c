@@ -278,6 +278,7 @@ static void canary_resets_counted_exactly(void **state)
 			assert_true(h.handshake_ns_sum > 0);
 			assert_int_equal(h.closed, n[grp]);
 			assert_int_equal(h.backend_resets, grp ? n[grp] : 0);
+			assert_int_equal(h.failed, grp ? n[grp] : 0);
 			assert_int_equal(h.resets_before_reply, grp ? n[grp] : 0);
 			assert_int_equal(h.bytes_to_backend, grp ? 0 : 100ull * n[grp]);
 			assert_int_equal(h.bytes_from_backend, grp ? 0 : 500ull * n[grp]);
@@ -320,6 +321,7 @@ static void reset_after_reply_and_refused_handshake(void **state)
 	assert_int_equal(h.handshakes, 1);
 	assert_int_equal(h.backend_resets, 2);
 	assert_int_equal(h.resets_before_reply, 1);
+	assert_int_equal(h.failed, 2);
 	assert_int_equal(h.closed, 2);
 }
 
@@ -351,6 +353,7 @@ static void syn_retransmits_and_handshake_timeout(void **state)
 	assert_int_equal(h.new_conns, 2);
 	assert_int_equal(h.syn_retransmits, 4);
 	assert_int_equal(h.handshake_timeouts, 1);
+	assert_int_equal(h.failed, 1);
 	assert_int_equal(h.handshakes, 1);
 	assert_backends_add_up(id, 0);
 }
