@@ -9,6 +9,16 @@
 #include "bs_maps.h"
 #include "bs_parse.h"
 
+#ifdef BS_HEALTH_OFF
+/* The data path without health recording: the benchmark's reference (make bench). */
+#define BS_HEALTH_REPLY_FLAGS 0
+#define bs_health_ingress(p, action, reason, fe_id, group, backend_id, new_conn) ((void)0)
+#define bs_health_client_fin_rst(p, ct) ((void)0)
+#define bs_health_reply(p, ct) ((void)0)
+#else
+/* Reply flags that need the forward record: the SYN-ACK, for the handshake latency. */
+#define BS_HEALTH_REPLY_FLAGS BS_TCP_SYN
+
 /* No prealloc: an entry is created by the first event of its (frontend, group, backend). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -221,5 +231,7 @@ static __always_inline void bs_health_reply(const struct bs_pkt *p, struct bs_co
 	if (ev)
 		bs_health_record(ct->frontend_id, ct->group, ct->backend_id, ev, value);
 }
+
+#endif /* BS_HEALTH_OFF */
 
 #endif

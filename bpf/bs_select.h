@@ -260,7 +260,7 @@ static __always_inline struct bs_rnat *bs_lookup_reply(const struct bs_pkt *p)
 	struct bs_flow_key fwd = {};
 	struct bs_conn *ct;
 
-	if (!rn || p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST | BS_TCP_SYN)))
+	if (!rn || p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST | BS_HEALTH_REPLY_FLAGS)))
 		return rn;
 	__builtin_memcpy(fwd.saddr, p->flow.daddr, 16);
 	__builtin_memcpy(fwd.daddr, rn->frontend_addr, 16);
