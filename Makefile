@@ -127,3 +127,6 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# The live page is built into the agent (agent/ui.c includes it with .incbin).
+$(BUILD)/agent/ui.o: agent/ui.html

@@ -438,6 +438,7 @@ int health_row(const struct health_snapshot *snap, size_t i, struct health_row_v
 	r = &s->rows[i];
 	f = &s->fes[r->fe];
 	memset(v, 0, sizeof(*v));
+	v->frontend_id = f->id;
 	v->frontend = f->frontend;
 	v->ns = f->ns;
 	v->route = f->route;

@@ -19,6 +19,7 @@ struct health_snapshot {
 };
 
 struct health_row_view {
+	__u32 frontend_id;
 	const char *frontend, *ns, *route, *rollout;
 	const char *group;   /* "stable", "canary", the Service when no Rollout names it, "none" */
 	const char *service; /* the group's "namespace/name" as in the maps */

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 from harness import BUILD, DataPath, FRONTEND4, Lab, ROOT, expected_colours, predict_groups, source_ports
@@ -254,6 +255,13 @@ class HealthE2E(unittest.TestCase):
         p = subprocess.run(["promtool", "check", "metrics"], input=text, text=True, capture_output=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertEqual((p.stdout + p.stderr).strip(), "")
+
+    def test_5_no_live_page_unless_asked(self):
+        # The agent here runs without --ui: /ui is off by default.
+        for path in ("/ui", "/ui/data.json"):
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}{path}", timeout=10)
+            self.assertEqual(e.exception.code, 404)
 
     def test_4_rules_loaded_with_the_templates_thresholds(self):
         rules = self.prom.query('count(ALERTS) or vector(0)')  # the server answers rule queries
