@@ -149,6 +149,8 @@ static __always_inline void bs_health_ingress(const struct bs_pkt *p, __u32 acti
 {
 	__u32 ev;
 
+	if (reason == BS_R_FWD_TRACKED)
+		return; /* the established path: one test, nothing else */
 	if (action == 1 /* BS_ACT_FORWARD */) {
 		if (!new_conn) {
 			if (reason == BS_R_FWD_SYN_RETRANSMIT)

@@ -40,7 +40,6 @@ static __always_inline void bs_follow(struct bs_decision *d, const struct bs_con
 	d->port = ct->backend_port;
 	d->frontend_id = ct->frontend_id;
 	d->backend_id = ct->backend_id;
-	d->group = ct->group;
 }
 
 /* A reject or drop, in its TCP (RST) or UDP (drop) form. */
