@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # bpfsplit — top-level build. `make help` lists the targets.
 # Everything built goes to $(BUILD); nothing generated is committed.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The agent's state, shared by the files of its one thread: events (events.c), the
  * pass (loop.c), status writes (status_queue.c), logs of problems and rollouts
  * (reports.c), metrics rendering (agent_metrics.c), set-up (setup.c). */

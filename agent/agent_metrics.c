@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The agent's /metrics text: its own state, published by the loop, and the data-path
  * counters, read at scrape time from the listener's thread. */
 #include "agent.h"

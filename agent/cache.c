@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The agent's cache of Kubernetes objects: last good versions, errors of rejected
  * versions, and the endpoints that left their Service and still drain. */
 #include "cache.h"

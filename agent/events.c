@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Watch events: into the cache, and the routes they touch noted for the next pass. */
 #include "agent.h"
 

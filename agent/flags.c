@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The agent's flags: parsing, checks, --help. */
 #include "flags.h"
 

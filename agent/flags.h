@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The agent's command line: what it serves, how it reaches the API, where the maps are. */
 #ifndef BS_AGENT_FLAGS_H
 #define BS_AGENT_FLAGS_H

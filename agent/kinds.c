@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The table of followed kinds. */
 #include "kinds.h"
 

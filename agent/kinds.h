@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* One descriptor per Kubernetes kind the agent follows: where the API serves it, how
  * its objects are parsed and freed, and which routes a change of one of them touches.
  * A new kind is one entry in kinds.c plus its parser in k8s/objects.c; the cache, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The loop: watch events update the cache and mark the state dirty; once every type has
  * been listed, a dirty state is reconciled (see main.c for the whole picture). */
 #include "agent.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit-agent: watch the Kubernetes API and keep the BPF maps equal to what the
  * cluster says. One thread runs everything that touches state (the libcurl event loop,
  * the cache, the reconciler, status writes); libmicrohttpd serves /metrics, /healthz and

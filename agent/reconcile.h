@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The reconciler: brings the data path to the desired state through a dp_writer,
  * writing only what differs, one frontend at a time (each write atomic).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Logs of what changed in the cluster's objects: a problem when it appears and when it
  * goes, a Rollout when it moves (step, pause, abort, phase, weights). */
 #include "agent.h"

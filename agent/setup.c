@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Set-up: the API's configuration, the data path, the watches, the node's name. */
 #include "agent.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* HTTPRoute status writes: a queue of routes to check, at most STATUS_MAX_IN_FLIGHT
  * writes at once; each patch is computed when its turn comes, from the state then. */
 #include "agent.h"

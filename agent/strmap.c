@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* String-keyed sets of the agent. */
 #include "strmap.h"
 

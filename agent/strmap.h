@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A string-keyed hash of optional string values (uthash), for the agent's small sets:
  * routes to recompute, status queue, problems reported, last status sent. */
 #ifndef BS_AGENT_STRMAP_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Clock and text helpers of the agent's files. */
 #include "agent.h"
 

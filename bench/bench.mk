@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Benchmarks: included by the top-level Makefile. `make bench-build` builds the benchmark's
 # binaries; `make bench` builds them and runs bench/run.sh.
 BENCH_BIN := $(BUILD)/bench/bench_dp $(BUILD)/bench/http_backend

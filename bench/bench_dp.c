@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bench_dp: data-path benchmarks of bpfsplit through BPF_PROG_TEST_RUN.
  *
  *   bench_dp pkt       per-packet cost of each entry point and case, against floor

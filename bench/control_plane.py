@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Control-plane benchmark: bpfsplit-agent against the test API
 server (tests/apiserver/fake_apiserver.py), both on 127.0.0.1, writing a private pin root.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end benchmarks in the network-namespace lab.
 
 Real HTTP from the lab's client namespace through the node to the backends, with

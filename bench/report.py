@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Derived figures, the printed table and BENCHMARKS.md, from a latest.json made by
 bench/run.py.  `python3 bench/report.py [bench/results/latest.json]` recomputes the
 JSON's summary, regenerates BENCHMARKS.md and prints the table, without running anything."""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """bpfsplit benchmarks: run everything, write bench/results/latest.json, print
 the table and regenerate BENCHMARKS.md.
 

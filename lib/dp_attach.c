@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Attaching entry points with bpf_links pinned under <pin root>/links/, so that the data
  * path keeps forwarding when the attaching process exits. XDP mode is the kernel's
  * choice unless asked (native where the driver has it, generic otherwise) and reported;

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Run every test suite of bpfsplit and print one summary line.
 
 Suites: C unit tests and BPF tests (cmocka binaries under BUILD/tests), the CLI

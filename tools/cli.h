@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The bpfsplit CLI's shared plumbing: global options, command tables with prefix
  * matching, exit statuses, argument parsing and opening the pinned data path. */
 #ifndef BS_CLI_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit stats: frontend and backend counters, and every verdict reason by name. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit status: the links, then each frontend with where it comes from (route,
  * rollout, step and phase, stored by the agent beside the maps), each group's configured
  * weight and the share of new connections it actually got over a window, and each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit: inspect and operate the pinned data path (works with the agent down).
  * Global options, then OBJECT COMMAND [ARGS], dispatched from tables by unique prefix. */
 #include <errno.h>

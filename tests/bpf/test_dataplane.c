@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* BPF fixture tests: crafted frames through both ingress entry points and the egress entry
  * point with BPF_PROG_TEST_RUN, against a data path loaded into a private pin root.
  * Every rewrite is checked by recomputing checksums from scratch. Needs root. */

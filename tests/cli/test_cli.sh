@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End-to-end tests of the bpfsplit CLI against a real data path: a private pin root,
 # frontends written and read back (plain and JSON), the documented exit statuses and
 # messages, bpftool's view of the maps, attach/detach on a veth pair inside throwaway

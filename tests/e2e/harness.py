@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Shared set-up of the end-to-end tests: a lab (tests/lab) with bpfsplit's data path
 loaded into a private pin root and attached in the node namespace, and helpers to
 write frontends through the `bpfsplit` CLI and read its JSON back."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """End to end with the agent: bpfsplit-agent watches the test API server while the
 Argo player replays a rollout (GET+PUT of the HTTPRoute weights, canary scaling,
 selector switch at promotion, abort), and real HTTP flows from the client namespace.

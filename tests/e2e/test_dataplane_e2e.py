@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """End to end: real HTTP from the client namespace through bpfsplit's programs on the
 node to green (stable) and orange (canary) backends. Run once with the XDP entry point
 (client transmit checksums offloaded off, as from a wire) and once with the tc entry

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Unit tests for lib/tables.c (weight thresholds, Maglev tables) and the flow hash of
  * include/bpfsplit/flow_hash.h, against the rules of docs/architecture.md ("Per packet"):
  *  - T_i = floor(2^32 * sum_{j<=i} w_j / sum w), checked against 128-bit integer math;
