@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Connection health per version for Prometheus: the data path's bs_health counters per
  * frontend x group (and, behind --metrics-per-backend, per backend), labelled with the
  * route, the Rollout and the group's role in it (stable / canary, else the Service).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Connection health per version (bs_health) for /metrics and the /ui data: a snapshot
  * read at scrape time, rows per frontend x group (and per backend), labelled with the
  * route, the Rollout and the group's role in it. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The live page (--ui) on the metrics port: /ui (agent/ui.html, built into the binary)
  * and /ui/data.json, every frontend's route, rollout step, groups with their configured
  * weight and cumulative connection and failure counts, read at request time from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* BPF-only: connection health recording (bs_health) — new and refused connections,
  * SYN retransmits, handshake latency, resets, closes and payload bytes, per frontend x
  * group and per backend within a group. Called only for SYN, SYN-ACK, FIN and RST

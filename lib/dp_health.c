@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Reading connection health (bs_health) back: per-CPU values summed per key; a frontend
  * id given to a new frontend starts without its previous owner's entries. */
 #include <errno.h>

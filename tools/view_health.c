@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Connection health in the CLI's view: bs_health read per group and per backend within a
  * group, spans between two samples, and handshake-latency quantiles from the histogram. */
 #include <errno.h>

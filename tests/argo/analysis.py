@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Argo Rollouts' analysis, played: a real Prometheus server (Debian's `prometheus`)
 scrapes bpfsplit-agent, and each metric of the shipped AnalysisTemplate
 (deploy/analysis/analysistemplate.yaml) is measured the way Argo's Prometheus provider

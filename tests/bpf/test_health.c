@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Connection health (bs_health) through BPF_PROG_TEST_RUN: the test sends every SYN,
  * SYN-ACK, FIN and RST itself, so every counter is checked exactly, per group (the
  * shared flow hash predicts each connection's group) and per backend within a group.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Headless Chromium driven over the DevTools protocol through a pipe
 (--remote-debugging-pipe: JSON messages separated by NUL bytes on fds 3 and 4), so that
 no WebSocket client is needed. Enough for a test: open a page, evaluate expressions,

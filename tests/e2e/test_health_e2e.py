@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Canary health end to end: bpfsplit-agent follows a rollout replayed against the test
 API server, a real Prometheus (Debian's `prometheus`) scrapes the agent's /metrics, and
 the Argo player measures the shipped AnalysisTemplate (deploy/analysis) through

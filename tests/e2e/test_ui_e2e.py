@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The agent's live page (--ui) against a running lab: /ui/data.json carries each
 frontend's route, rollout step and per-version weight and connection counts (exact for
 connections from ports the test chooses); the page, loaded in headless Chromium (Debian's
