@@ -142,11 +142,12 @@ class HealthE2E(unittest.TestCase):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as r:
             return r.read().decode()
 
-    def group_counters(self):
-        """{(family, group): value} of the lab frontend's bpfsplit_group_* counters."""
+    def group_counters(self, prefix="bpfsplit_group_"):
+        """{(family, group, reason or direction): value} of the lab frontend's bpfsplit_group_*
+        series (bpfsplit_backend_*: summed over the group's backends)."""
         out = {}
         for name, labels, value in parse_metrics(self.metrics_text()):
-            if name.startswith("bpfsplit_group_") and labels.get("frontend") == FRONTEND4 and "le" not in labels:
+            if name.startswith(prefix) and labels.get("frontend") == FRONTEND4 and "le" not in labels:
                 key = (name, labels.get("group"), labels.get("reason") or labels.get("direction"))
                 out[key] = out.get(key, 0) + value
         return out
@@ -215,6 +216,7 @@ class HealthE2E(unittest.TestCase):
         t0 = time.time()
         self.prom.wait_scraped()
         before = self.group_counters()
+        before_be = self.group_counters("bpfsplit_backend_")
         r, ports, canary_ports = self.traffic(30)
         resets = [p for p in canary_ports if p % RESET_MOD == 0]
         self.assertGreater(len(resets), 0)
@@ -229,6 +231,12 @@ class HealthE2E(unittest.TestCase):
         self.assertEqual(d("bpfsplit_group_failed_connections_total", "stable"), 0)
         self.assertEqual(d("bpfsplit_group_backend_resets_total", "stable"), 0)
         self.assertEqual(d("bpfsplit_group_connections_total", "stable"), N - len(canary_ports))
+        # --metrics-per-backend: the canary's backends add up to the same exact counts.
+        after_be = self.group_counters("bpfsplit_backend_")
+        self.assertEqual(self.delta(before_be, after_be, "bpfsplit_backend_connections_total", "canary"),
+                         len(canary_ports))
+        self.assertEqual(self.delta(before_be, after_be, "bpfsplit_backend_failed_connections_total", "canary"),
+                         len(resets))
 
         ms, line = self.analyse(30, t0)
         m = re.match(r"^analysis: canary failure ratio (\d+\.\d\d) > 0\.05 at setWeight=30 -> abort$", line)
@@ -284,6 +292,21 @@ class HealthE2E(unittest.TestCase):
                          thresholds["canary-failure-ratio-above-stable"])
         self.assertEqual(alert_threshold("BpfsplitCanarySlowHandshakes"),
                          thresholds["canary-handshake-p99-above-stable"])
+
+    def test_6_dashboard_queries_run_and_answer(self):
+        # Every panel's query, with the dashboard's variables set to match everything, is
+        # valid PromQL that this Prometheus answers (with series, after the tests' traffic).
+        import json
+        with open(os.path.join(ROOT, "deploy", "analysis", "grafana-dashboard.json")) as f:
+            dash = json.load(f)
+        self.prom.wait_scraped()
+        exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+        self.assertGreaterEqual(len(exprs), 8)
+        answered = 0
+        for e in exprs:
+            q = e.replace("$namespace", ".*").replace("$rollout", ".*")
+            answered += bool(self.prom.query(q))  # raises on a query Prometheus refuses
+        self.assertGreaterEqual(answered, len(exprs) // 2, "most panels should show data after the traffic")
 
 
 if __name__ == "__main__":
