@@ -169,14 +169,13 @@ class Demo:
         print(f"    {bar(counts, N)}")
         return ok
 
-    def analyse(self, weight, t0, expect_pass):
+    def analyse(self, step_index, weight, t0, expect_pass):
         """The shipped AnalysisTemplate over the step (since t0), through Prometheus."""
         self.prom.wait_scraped()
         args = {"namespace": "default", "rollout": "rollouts-demo", "window": f"{math.ceil(time.time() - t0)}s"}
-        ms = analysis.measure(self.prom, self.template, analysis.template_args(self.template, args))
-        line = analysis.analysis_line(ms, weight)
+        # The player's analysis step aborts the rollout when a measurement fails.
+        passed, line, _ = self.player.analysis_step(self.prom, step_index, weight, args, self.template)
         print(line)
-        passed = all(m.ok for m in ms)
         if passed != expect_pass:
             self.failures.append(f"analysis at setWeight={weight}")
         return passed
@@ -214,7 +213,7 @@ class Demo:
                     print(f"    maps held the new weights {took:.0f} ms after the route PUT returned "
                           f"(polled through the CLI); agent: watch event to map write "
                           f"{self.agent_latency_us()} us")
-                    self.analyse(weight, t_step, expect_pass=True)
+                    self.analyse(i, weight, t_step, expect_pass=True)
                 else:
                     self.batch(f"step {i + 1}/{len(STEPS)} pause", weight, "orange")
                 colours = self.long_lived(held, "green")
@@ -250,9 +249,8 @@ class Demo:
               f"reset={r['errors']} (clients saw their connection reset)")
         if not r["errors"]:
             self.failures.append("act 3: no connection was reset")
-        if self.analyse(30, t_step, expect_pass=False):
+        if self.analyse(0, 30, t_step, expect_pass=False):
             return
-        self.player.abort(0)
         self.wait_weights(100, 0)
         self.batch("aborted by the analysis: back to stable", 0, "green")
 

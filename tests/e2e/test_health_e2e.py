@@ -164,12 +164,12 @@ class HealthE2E(unittest.TestCase):
                            local_addr=[self.lab.client_ipv4])
         return r, ports, [p for p, g in zip(ports, groups) if g == 1]
 
-    def analyse(self, weight, t0):
-        """Measure every metric of the template over the window since t0 (the step's start)."""
+    def analyse(self, step_index, weight, t0):
+        """The player's analysis step over the window since t0 (the step's start): it aborts
+        the rollout itself when a measurement fails."""
         self.prom.wait_scraped()
         args = dict(ARGS, window=f"{int(math.ceil(time.time() - t0))}s")
-        ms = analysis.measure(self.prom, self.template, analysis.template_args(self.template, args))
-        line = analysis.analysis_line(ms, weight)
+        passed, line, ms = self.player.analysis_step(self.prom, step_index, weight, args, self.template)
         print(line, flush=True)
         return ms, line
 
@@ -194,7 +194,7 @@ class HealthE2E(unittest.TestCase):
             self.assertEqual(self.delta(before, after, "bpfsplit_group_connections_total", "stable"),
                              N - len(canary_ports))
             self.assertEqual(self.delta(before, after, "bpfsplit_group_failed_connections_total", "canary"), 0)
-            ms, line = self.analyse(w, t0)
+            ms, line = self.analyse(i, w, t0)
             self.assertTrue(all(m.ok for m in ms), line)
             self.assertRegex(line, rf"^analysis: canary failure ratio 0\.00 <= 0\.05, .* at setWeight={w} -> pass$")
         self.player.promote()
@@ -238,7 +238,7 @@ class HealthE2E(unittest.TestCase):
         self.assertEqual(self.delta(before_be, after_be, "bpfsplit_backend_failed_connections_total", "canary"),
                          len(resets))
 
-        ms, line = self.analyse(30, t0)
+        ms, line = self.analyse(0, 30, t0)
         m = re.match(r"^analysis: canary failure ratio (\d+\.\d\d) > 0\.05 at setWeight=30 -> abort$", line)
         self.assertIsNotNone(m, line)
         ratio = next(x.value for x in ms if x.metric == "canary-failure-ratio")
@@ -248,7 +248,7 @@ class HealthE2E(unittest.TestCase):
         print(f"canary failure ratio from Prometheus {ratio:.4f}, from the counters {exact:.4f} "
               f"({len(resets)}/{len(canary_ports)})", flush=True)
         self.assertGreater(ratio, 0.05)
-        self.player.abort(0)
+        # The player aborted the rollout on the failed measurement.
         wait_for(lambda: self.weights() == (100, 0), what="abort to 100/0")
         # Every new connection back to the stable version, none reset.
         r, ports, canary_ports = self.traffic(0)
