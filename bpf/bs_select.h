@@ -22,10 +22,11 @@ struct bs_decision {
 	__u32 reason;   /* enum bs_reason */
 	__be32 addr[4]; /* backend address (FORWARD) */
 	__be16 port;    /* backend port (FORWARD) */
-	__u16 group;    /* group index chosen (health counters); BS_HEALTH_NO_GROUP when none */
+	__u16 pad;
 	__u32 frontend_id;
 	__u32 backend_id;
 	__u32 new_conn; /* 1 when this packet created the record */
+	__u32 group;    /* group index chosen (health counters); BS_HEALTH_NO_GROUP when none */
 };
 
 static __always_inline int bs_is_syn(const struct bs_pkt *p)

@@ -92,12 +92,13 @@ struct bs_conn {
 	__u32 frontend_id;      /* for counters */
 	__u32 syn_seq;          /* host byte order: sequence number of the SYN that chose */
 	__u16 group;            /* group index chosen in the split */
-	__u8 pad[2];
-	__u32 server_isn;       /* host byte order: the backend's SYN-ACK sequence number (BS_CONN_F_SYNACK) */
+	__u8 pad[6];
 	__u64 created_ns;       /* bpf_ktime_get_ns() at choice */
 	__u64 last_ns;          /* UDP: last packet; TCP: time the FIN/RST was seen, 0 if open */
+	__u32 server_isn;       /* host byte order: the backend's SYN-ACK sequence number (BS_CONN_F_SYNACK) */
+	__u32 reserved;         /* 0 */
 };
-BS_STATIC_ASSERT(sizeof(struct bs_conn) == 56, "bs_conn size");
+BS_STATIC_ASSERT(sizeof(struct bs_conn) == 64, "bs_conn size");
 
 enum bs_conn_flags {
 	BS_CONN_F_CLOSING = 1,  /* FIN or RST seen: retire after linger */

@@ -462,7 +462,7 @@ for _ in $(seq 30); do
 done
 jcheck "closed connections are no longer open" '.frontends[0].active_conns == 0'
 run bs -j watch --interval 0.2 --count 1
-jcheck "watch -j: the status document with a window and a time" '.observed == "window" and .window_s > 0 and (.time | test("T")) and .frontends[0].info.rollout == "default/rollouts-demo" and (.frontends[0].groups[0] | has("observed_share_pct") and has("new_conns_per_s"))'
+jcheck "watch -j: the status document with a window and a time" '.observed == "window" and .window_s > 0 and (.time | test("T")) and .frontends[0].info.rollout == "default/rollouts-demo" and (.frontends[0].groups[0] | has("observed_share_pct") and has("new_conns_per_s") and has("observed_failure_ratio") and has("handshake_p99_s"))'
 
 # ---- status per version: a backend listed by both groups counts once, in its group ----
 # (Argo's steady state: the stable and the canary Service select the same pods.)
