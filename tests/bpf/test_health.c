@@ -359,6 +359,36 @@ static void syn_retransmits_and_handshake_timeout(void **state)
 	assert_backends_add_up(id, 0);
 }
 
+/* Handshake latency: a SYN-ACK sent at least 50 ms after its SYN is counted with at least
+ * that latency, in a bucket whose upper bound is 50 ms or more (a lower bound: the test
+ * controls the delay's minimum, not its maximum). */
+static void handshake_latency_lands_in_its_bucket(void **state)
+{
+	static const struct group_def g[1] = { { "default/one", 1, canary4, 1, false } };
+	const __u64 delay_ns = 50ULL * 1000 * 1000;
+	char fe[32];
+	__u32 id = frontend(fe, sizeof(fe), g, 1);
+	uint16_t p1 = next_port++;
+	struct pkt_spec s = tcp(CLIENT, fe, p1, 80, 0x02, 5, 0, 0);
+	struct result r;
+	struct bs_health h;
+	int first = -1;
+
+	run(BS_ENTRY_TC_INGRESS, &s, &r);
+	usleep(delay_ns / 1000);
+	s = tcp(canary4[0], CLIENT, 8080, p1, 0x12, 70, 6, 0);
+	run(BS_ENTRY_TC_EGRESS, &s, &r);
+	run(BS_ENTRY_TC_EGRESS, &s, &r); /* a retransmitted SYN-ACK is not a second handshake */
+	h = health(id, 0, 0);
+	assert_int_equal(h.handshakes, 1);
+	assert_true(h.handshake_ns_sum >= delay_ns);
+	for (int i = 0; i < BS_HS_BUCKETS && first < 0; i++)
+		if (h.handshake_hist[i])
+			first = i;
+	assert_int_equal(hist_total(&h), 1);
+	assert_true(first == BS_HS_BUCKETS - 1 || (BS_HS_BUCKET0_NS << first) >= delay_ns);
+}
+
 /* Refusals: a group with weight and only draining backends refuses under its own index;
  * a frontend whose weights are all 0 refuses under BS_HEALTH_NO_GROUP. Exactly N each;
  * non-SYN packets without a record are not connection attempts. */
@@ -454,6 +484,7 @@ int main(void)
 		cmocka_unit_test(canary_resets_counted_exactly),
 		cmocka_unit_test(reset_after_reply_and_refused_handshake),
 		cmocka_unit_test(syn_retransmits_and_handshake_timeout),
+		cmocka_unit_test(handshake_latency_lands_in_its_bucket),
 		cmocka_unit_test(refusals_counted_by_reason),
 		cmocka_unit_test(backend_in_both_groups_counted_per_group),
 		cmocka_unit_test(reused_frontend_id_starts_clean),
