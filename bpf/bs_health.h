@@ -29,6 +29,9 @@ struct {
 	__type(value, struct bs_health);
 } bs_health SEC(".maps");
 
+/* Set before load: 0 records the (frontend, group) aggregates only (bs_dp_opts). */
+const volatile __u32 bs_health_per_backend = 1;
+
 /* The value a new entry starts from (read-only data, not the stack: the value is large). */
 static const struct bs_health bs_health_zero;
 
@@ -116,7 +119,7 @@ static __noinline int bs_health_record(__u32 fe_id, __u32 group, __u32 backend_i
 		}
 		if (h)
 			bs_health_apply(h, ev, value);
-		if (!backend_id)
+		if (!backend_id || !bs_health_per_backend)
 			break;
 		k.backend_id = backend_id;
 	}

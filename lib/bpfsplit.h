@@ -25,6 +25,9 @@ struct bs_dp_opts {
 	__u32 max_conns;
 	__u32 max_splits;
 	__u32 max_tables;
+	/* Programs loaded by this handle record connection health per (frontend, group) only,
+	 * not per backend within it: fewer bs_health entries (each costs 232 bytes per CPU). */
+	bool no_backend_health;
 };
 
 /* Load the programs and create (or reuse) the pinned maps. */

@@ -159,6 +159,7 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 		err = -errno;
 		goto fail;
 	}
+	dp->skel->rodata->bs_health_per_backend = !o.no_backend_health;
 	bpf_object__for_each_map(map, dp->skel->obj) {
 		const char *name = bpf_map__name(map);
 		__u32 wanted = 0;

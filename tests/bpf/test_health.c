@@ -29,6 +29,7 @@ static const char *const canary4[] = { "10.201.4.2" };
 
 static struct bs_dp *dp;
 static char pin_root[64];
+static char extra_root[64]; /* a second data path's, removed by the teardown whatever happens */
 static uint16_t next_port = 30000;
 static int next_fe = 1;
 
@@ -112,6 +113,8 @@ static int setup_all(void **state)
 static int teardown_all(void **state)
 {
 	bs_dp_close(dp);
+	if (extra_root[0])
+		bs_dp_unpin_all(extra_root);
 	return bs_dp_unpin_all(pin_root);
 }
 
@@ -478,6 +481,39 @@ static void reused_frontend_id_starts_clean(void **state)
 	assert_int_equal(health(id2, 0, 0).new_conns, 0);
 }
 
+/* Programs loaded with no_backend_health count the group aggregates only: no entry per
+ * backend is made (each would cost 232 bytes per CPU). */
+static void no_backend_health_records_groups_only(void **state)
+{
+	static const struct group_def g[1] = { { "default/one", 1, canary4, 1, false } };
+	struct bs_dp_opts o = { .max_conns = 4096, .max_frontends = 64, .max_backends = 64, .max_tables = 64,
+				.no_backend_health = true };
+	struct bs_dp *saved = dp, *nb;
+	char fe[32];
+	struct sum_ctx sc;
+	struct result r;
+	__u32 id;
+
+	snprintf(extra_root, sizeof(extra_root), "/sys/fs/bpf/bs-health-nb-%d", getpid());
+	o.pin_root = extra_root;
+	assert_int_equal(bs_dp_open(&o, &nb), 0);
+	dp = nb; /* the helpers use dp; the teardown closes the first one only */
+	id = frontend(fe, sizeof(fe), g, 1);
+	for (int c = 0; c < 5; c++) {
+		struct pkt_spec s = tcp(CLIENT, fe, next_port++, 80, 0x02, 9, 0, 0);
+
+		run(c % 2 ? BS_ENTRY_XDP : BS_ENTRY_TC_INGRESS, &s, &r);
+	}
+	assert_int_equal(health(id, 0, 0).new_conns, 5);
+	sc = (struct sum_ctx){ .fe_id = id, .group = 0 };
+	assert_int_equal(bs_dp_for_each_health(dp, sum_backends, &sc), 0);
+	assert_int_equal(sc.n, 0);
+	dp = saved;
+	bs_dp_close(nb);
+	bs_dp_unpin_all(extra_root);
+	extra_root[0] = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +524,7 @@ int main(void)
 		cmocka_unit_test(refusals_counted_by_reason),
 		cmocka_unit_test(backend_in_both_groups_counted_per_group),
 		cmocka_unit_test(reused_frontend_id_starts_clean),
+		cmocka_unit_test(no_backend_health_records_groups_only),
 	};
 
 	return cmocka_run_group_tests_name("bpf_health", tests, setup_all, teardown_all);
