@@ -1393,6 +1393,11 @@ int64_t kube_client_stale_ms(const struct kube_client *kc)
 		 * bookmark (a quiet cluster may send neither for a minute). */
 		bool open = t->watching || (t->req && t->req->kind == REQ_WATCH && http_status(t->req) == 200);
 
+		/* A type the server says it cannot list (CRD not installed, forbidden) is
+		 * current while its retries get that answer. */
+		if (t->unavailable && !t->failures)
+			continue;
+
 		if (!open && now - t->ok_ms > worst)
 			worst = now - t->ok_ms;
 	}

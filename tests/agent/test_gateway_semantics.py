@@ -12,7 +12,10 @@ drives (GRPCRoute, TCPRoute, TLSRoute)."""
 import copy
 import json
 import os
+import shutil
 import sys
+import tempfile
+import time
 import unittest
 import uuid
 
@@ -488,6 +491,48 @@ class GatewaySemanticsRbacTest(SemanticsHarness):
             self.assertEqual(refused, [], "the agent needed more than the ClusterRole grants")
         finally:
             super().tearDown()
+
+
+class UnavailableKindsReadinessTest(SemanticsHarness):
+    """A cluster without some route kinds (their CRDs not installed, or not granted): the
+    agent is ready and stays ready; those kinds are reported unavailable, not stale."""
+
+    @classmethod
+    def setUpClass(cls):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(root, "deploy", "rbac.yaml")) as f:
+            text = f.read()
+        text = text.replace('"tcproutes", "tlsroutes", ', "")
+        assert '"tcproutes"' not in text.split("---")[1].split("status")[0]
+        cls._dir = tempfile.mkdtemp(prefix="bs-sem-rbac-")
+        cls.rbac = os.path.join(cls._dir, "rbac.yaml")
+        with open(cls.rbac, "w") as f:
+            f.write(text)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls._dir, ignore_errors=True)
+
+    def test_unavailable_kinds_stay_ready(self):
+        self.start_agent("--gateway-class", "agentgateway", "--not-ready-after", "1s")
+        self.wait_weights(70, 30)
+        wait_for(lambda: self.get("/readyz")[0] == 200 and True, what="/readyz 200")
+        m = self.metrics()
+        for kind in ("tcproute", "tlsroute"):
+            self.assertEqual(m[("bpfsplit_agent_resource_unavailable", frozenset({("kind", kind)}))], 1)
+        self.assertEqual(m[("bpfsplit_agent_resource_unavailable", frozenset({("kind", "grpcroute")}))], 0)
+        # well past --not-ready-after: still ready, nothing stale
+        time.sleep(3)
+        self.assertEqual(self.get("/readyz")[0], 200)
+        self.assertEqual(self.metrics()[("bpfsplit_agent_watch_stale_seconds", frozenset())], 0)
+        self.assertNotIn('msg="not ready"', self.read_log())
+        # the check is alive: cut off, it says so
+        self.srv.pause("refuse")
+        try:
+            wait_for(lambda: self.get("/readyz")[0] == 503 and True, 20, "/readyz 503")
+        finally:
+            self.srv.resume()
+        wait_for(lambda: self.get("/readyz")[0] == 200 and True, 40, "/readyz 200 again")
 
 
 if __name__ == "__main__":
