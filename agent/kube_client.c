@@ -861,8 +861,9 @@ static void watch_done(struct kube_type *t, struct kube_req *q, CURLcode res)
 	struct k8s_status st;
 	char ebuf[600];
 
+	/* A watch that was answering was current until now, however it ended. */
 	t->watching = false;
-	if (res == CURLE_OK && code == 200)
+	if (code == 200)
 		t->ok_ms = now_ms();
 	/* The server ended the watch (timeoutSeconds): a last line may be pending. */
 	if (!q->abort && res == CURLE_OK && code == 200 && k8s_watch_stream_finish(&t->ws) && !q->abort)
