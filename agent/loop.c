@@ -100,10 +100,13 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 	ro.owners = keys;
 	ro.n_owners = n_keys;
 	rc = reconcile_run(a->rec, d, &ro, &a->last);
-	/* What the maps serve now: the status claims only these. */
+	/* What the maps serve now: the status claims only these. A frontend the maps
+	 * served stays served while it is desired (entries a pass recomputed start false),
+	 * so a partial pass looks up only those not known to be there. */
 	for (size_t i = 0; i < d->n_fe; i++)
-		d->fe[i].in_maps = reconciler_owns(a->rec, &d->fe[i].spec.key) ||
-				   (d->fe[i].blocked && reconciler_last_good(a->rec, &d->fe[i].spec.key));
+		if (!d->fe[i].in_maps)
+			d->fe[i].in_maps = reconciler_owns(a->rec, &d->fe[i].spec.key) ||
+					   (d->fe[i].blocked && reconciler_last_good(a->rec, &d->fe[i].spec.key));
 	report_problems(a, d);
 	report_rollouts(a);
 	a->passes++;
