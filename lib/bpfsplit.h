@@ -28,8 +28,15 @@ struct bs_dp_opts {
 
 /* Load the programs and create (or reuse) the pinned maps. */
 int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **dp);
-/* Open the pinned maps only (no program load): inspection and writes, agent down or up. */
+/* Open the pinned maps only (no program load) as a writer: takes the writers' lock to
+ * rebuild the registries from the pins (O(frontends + members)); writes, verify. */
 int bs_dp_open_pinned(const char *pin_root, struct bs_dp **dp);
+/* Open the pinned maps read-only: no registry, no lock, never writes, retires or frees.
+ * Reads (bs_dp_read, counters, records) come from the maps themselves. What `stats`,
+ * `status`, `flow`, `watch`, `frontend show`, `dataplane show` and the agent's metrics
+ * use. Write calls on it return -EROFS. */
+int bs_dp_open_pinned_ro(const char *pin_root, struct bs_dp **dp);
+bool bs_dp_is_ro(const struct bs_dp *dp);
 void bs_dp_close(struct bs_dp *dp);
 const char *bs_dp_pin_root(const struct bs_dp *dp);
 /* Detach every pinned link and remove every pin under pin_root (the data path stops). */
@@ -93,14 +100,20 @@ struct bs_frontend_spec {
 	struct bs_group_spec groups[BS_MAX_GROUPS];
 };
 
+/* The one check of a spec against what the data path can hold (pure; no handle): -EINVAL
+ * or -E2BIG (too many ready backends in a group) with err naming the frontend, group and
+ * cause. bs_dp_apply calls it; so do the agent, the CLI and the in-memory writer. */
+int bs_spec_validate(const struct bs_frontend_spec *spec, char *err, size_t err_len);
+
 /* Make the data path serve spec: new tables aside, one write to switch, old freed after a
  * grace period. A no-op when nothing changed. On error nothing changes, and err says
  * what was wrong with spec, naming the frontend. */
 int bs_dp_apply(struct bs_dp *dp, const struct bs_frontend_spec *spec, char *err, size_t err_len);
 /* Stop serving a frontend (existing connections keep their records). -ENOENT if unknown. */
 int bs_dp_remove(struct bs_dp *dp, const struct bs_frontend_key *key);
-/* Read a frontend's spec back from the pins (backends arrays allocated: free with
- * bs_frontend_spec_free). -ENOENT if unknown. */
+/* A frontend's spec (backends arrays allocated: free with bs_frontend_spec_free); -ENOENT
+ * if unknown. A writer handle answers what it believes it wrote (caught up with other
+ * writers); a read-only handle reads the maps (split, bs_groups, bs_members, bs_backends). */
 int bs_dp_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_frontend_spec *out);
 void bs_frontend_spec_free(struct bs_frontend_spec *spec);
 /* The split a frontend is switched to (bs_fe_splits), BS_ID_NONE when none. */
@@ -113,6 +126,29 @@ int bs_dp_for_each_frontend(struct bs_dp *dp,
  * Writes free only when many entries wait, so a process that keeps a handle (the agent)
  * calls this from its loop; bs_dp_close() does it too. Returns how many were freed. */
 int bs_dp_flush_retired(struct bs_dp *dp, bool wait);
+
+/* ---- Read-back verification ----
+ * Reads the maps the programs use (frontend -> bs_fe_splits -> split -> tables -> backend
+ * slots) and compares them with what the writer believes (its registry, rebuilt from the
+ * metadata maps when the handle was opened). One call of fn per difference. With repair
+ * (writer handles), each frontend found different is written again from the registry:
+ * fresh tables and split, every backend slot rewritten, then the switch. Returns the
+ * number of differences found (>= 0) or -errno. */
+struct bs_verify_diff {
+	struct bs_frontend_key key; /* the frontend concerned (zero for a map-wide finding) */
+	__u32 frontend_id;
+	const char *what;           /* "frontend", "split", "thresholds", "table", "backend", "members", "groups" */
+	char detail[200];           /* expected vs found, naming ids */
+	bool repaired;
+};
+typedef void (*bs_verify_fn)(const struct bs_verify_diff *d, void *ctx);
+int bs_dp_verify(struct bs_dp *dp, bool repair, bs_verify_fn fn, void *ctx);
+
+/* The maps the library pins, by name, in one list (for sizes and dumps). */
+extern const char *const bs_dp_map_list[];
+extern const unsigned int bs_dp_map_count;
+/* max_entries of a pinned map by name. */
+int bs_dp_map_max_entries(struct bs_dp *dp, const char *name, __u32 *max);
 
 /* Where a frontend comes from (route, rollout, step), for `bpfsplit status`: set by the
  * agent; -ENOENT for an unknown frontend (set) or when none was stored (get). */

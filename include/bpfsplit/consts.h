@@ -8,6 +8,10 @@
 /* Maglev table size per group (prime, much larger than a group's endpoints). */
 #define BS_MAGLEV_SIZE 1021
 
+/* Ready backends one group may hold: the table stays an even spread (each backend within
+ * a few percent of 1/N of the slots) up to a tenth of its size. */
+#define BS_MAX_READY_PER_GROUP (BS_MAGLEV_SIZE / 10)
+
 /* Largest weight Gateway API accepts for one backendRef. */
 #define BS_MAX_WEIGHT 1000000
 

@@ -1,0 +1,444 @@
+/* Reading the maps themselves: read-only handles (no registry) rebuild a frontend's spec
+ * from the split, bs_groups, bs_members and bs_backends; and bs_dp_verify compares what
+ * the programs would use with what the writer believes, and repairs on request. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "dp_internal.h"
+#include "log.h"
+#include "tables.h"
+
+/* ---- read-only handles ---- */
+
+struct ro_member {
+	struct bs_member_key k;
+	struct bs_member v;
+};
+
+struct bs_ro_cache {
+	__u64 gen;               /* bs_state.write_gen when bs_members was read */
+	struct ro_member *m;     /* sorted by frontend id, group, backend id */
+	size_t n;
+};
+
+static int ro_member_cmp(const void *pa, const void *pb)
+{
+	const struct ro_member *a = pa, *b = pb;
+
+	if (a->k.frontend_id != b->k.frontend_id)
+		return a->k.frontend_id < b->k.frontend_id ? -1 : 1;
+	if (a->k.group != b->k.group)
+		return a->k.group < b->k.group ? -1 : 1;
+	return a->k.backend_id < b->k.backend_id ? -1 : a->k.backend_id > b->k.backend_id;
+}
+
+void bs_ro_cache_free(struct bs_dp *dp)
+{
+	if (!dp->ro_cache)
+		return;
+	free(dp->ro_cache->m);
+	free(dp->ro_cache);
+	dp->ro_cache = NULL;
+}
+
+static int read_gen(struct bs_dp *dp, __u64 *gen)
+{
+	struct bs_state st;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_STATE], &zero, &st))
+		return -errno;
+	*gen = st.write_gen;
+	return 0;
+}
+
+/* bs_members, read once per write generation (a listing of every frontend reads it once). */
+static int ro_members(struct bs_dp *dp, __u64 gen)
+{
+	struct bs_member_key *keys = NULL;
+	struct bs_member *vals = NULL;
+	size_t n;
+	int err;
+
+	if (dp->ro_cache && dp->ro_cache->gen == gen)
+		return 0;
+	bs_ro_cache_free(dp);
+	err = bs_map_read_all(dp->fd[BS_MAP_MEMBERS], sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
+	if (err)
+		return err;
+	dp->ro_cache = calloc(1, sizeof(*dp->ro_cache));
+	if (dp->ro_cache)
+		dp->ro_cache->m = calloc(n ? n : 1, sizeof(*dp->ro_cache->m));
+	if (!dp->ro_cache || !dp->ro_cache->m) {
+		free(keys);
+		free(vals);
+		bs_ro_cache_free(dp);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		dp->ro_cache->m[i] = (struct ro_member){ keys[i], vals[i] };
+	qsort(dp->ro_cache->m, n, sizeof(*dp->ro_cache->m), ro_member_cmp);
+	dp->ro_cache->n = n;
+	dp->ro_cache->gen = gen;
+	free(keys);
+	free(vals);
+	return 0;
+}
+
+static int ro_read_once(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_frontend_spec *out)
+{
+	struct bs_frontend fe;
+	struct bs_fe_split slot = {};
+	struct bs_split split = {};
+	const struct ro_member *m;
+	size_t lo = 0, hi;
+
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_FRONTENDS], key, &fe))
+		return -errno;
+	out->key = *key;
+	if (!bpf_map_lookup_elem(dp->fd[BS_MAP_FE_SPLITS], &fe.id, &slot) && slot.split_id &&
+	    !bpf_map_lookup_elem(dp->fd[BS_MAP_SPLITS], &slot.split_id, &split)) {
+		out->affinity = split.affinity;
+		out->n_groups = split.n_groups <= BS_MAX_GROUPS ? split.n_groups : BS_MAX_GROUPS;
+	}
+	/* The first member of this frontend: binary search. */
+	hi = dp->ro_cache->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (dp->ro_cache->m[mid].k.frontend_id < fe.id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (__u32 g = 0; g < out->n_groups; g++) {
+		struct bs_group_spec *gs = &out->groups[g];
+		struct bs_group_key gk = { fe.id, g };
+		struct bs_group_info gi;
+		size_t first = lo, cnt = 0;
+
+		if (!bpf_map_lookup_elem(dp->fd[BS_MAP_GROUPS], &gk, &gi)) {
+			gs->weight = gi.weight;
+			memcpy(gs->name, gi.name, sizeof(gs->name));
+			gs->name[sizeof(gs->name) - 1] = '\0';
+		}
+		while (first < dp->ro_cache->n && dp->ro_cache->m[first].k.frontend_id == fe.id &&
+		       dp->ro_cache->m[first].k.group < g)
+			first++;
+		for (m = &dp->ro_cache->m[first]; first + cnt < dp->ro_cache->n && m->k.frontend_id == fe.id &&
+						   m->k.group == g;
+		     m++)
+			cnt++;
+		gs->backends = calloc(cnt ? cnt : 1, sizeof(*gs->backends));
+		if (!gs->backends) {
+			bs_frontend_spec_free(out);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < cnt; i++) {
+			const struct ro_member *r = &dp->ro_cache->m[first + i];
+			struct bs_backend be;
+			struct bs_backend_spec *b;
+
+			if (bs_dp_backend(dp, r->k.backend_id, &be))
+				continue; /* an empty slot: bs_dp_verify reports it */
+			b = &gs->backends[gs->n_backends++];
+			memcpy(b->addr, be.addr, sizeof(b->addr));
+			b->port = be.port;
+			b->family = be.family;
+			b->state = r->v.state;
+		}
+		lo = first + cnt;
+	}
+	return 0;
+}
+
+/* Without the lock a write may land while we read: read again (a few times) when the
+ * write generation moved meanwhile. */
+int bs_ro_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_frontend_spec *out)
+{
+	int err = 0;
+
+	for (int attempt = 0; attempt < 4; attempt++) {
+		__u64 gen0 = 0, gen1 = 0;
+
+		err = read_gen(dp, &gen0);
+		err = err ?: ro_members(dp, gen0);
+		err = err ?: ro_read_once(dp, key, out);
+		if (err)
+			return err;
+		if (read_gen(dp, &gen1) || gen1 == gen0)
+			return 0;
+		bs_frontend_spec_free(out);
+	}
+	return ro_read_once(dp, key, out);
+}
+
+/* ---- verify ---- */
+
+#define MAX_DIFFS_PER_FE 16
+
+struct fe_diffs {
+	struct bs_verify_diff d[MAX_DIFFS_PER_FE];
+	unsigned int n;
+};
+
+static void add(struct fe_diffs *fd, const struct bs_fe_entry *fe, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void add(struct fe_diffs *fd, const struct bs_fe_entry *fe, const char *what, const char *fmt, ...)
+{
+	struct bs_verify_diff *d;
+	va_list ap;
+
+	if (fd->n == MAX_DIFFS_PER_FE)
+		return;
+	d = &fd->d[fd->n++];
+	memset(d, 0, sizeof(*d));
+	if (fe) {
+		d->key = fe->key;
+		d->frontend_id = fe->fe.id;
+	}
+	d->what = what;
+	va_start(ap, fmt);
+	vsnprintf(d->detail, sizeof(d->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* The table the registry's ready members of group g give; *n = how many. */
+static int expected_table(struct bs_dp *dp, const struct bs_fe_entry *fe, __u32 g, struct bs_maglev_table *tbl,
+			  __u32 *n)
+{
+	struct bs_maglev_member *mm = calloc(fe->n_members ? fe->n_members : 1, sizeof(*mm));
+	int err = 0;
+
+	*n = 0;
+	if (!mm)
+		return -ENOMEM;
+	for (__u32 i = 0; i < fe->n_members; i++) {
+		const struct bs_be_entry *e = dp->be_by_id[fe->members[i].backend_id];
+
+		if (!e || fe->members[i].group != g || fe->members[i].state != BS_BACKEND_READY)
+			continue;
+		memcpy(mm[*n].addr, e->be.addr, sizeof(mm[*n].addr));
+		mm[*n].port = e->be.port;
+		mm[*n].family = e->be.family;
+		mm[*n].id = e->id;
+		(*n)++;
+	}
+	if (*n)
+		err = bs_maglev_build(mm, *n, tbl);
+	free(mm);
+	return err;
+}
+
+static void check_table(struct bs_dp *dp, const struct bs_fe_entry *fe, __u32 g, __u32 table_id,
+			struct bs_maglev_table *want, struct bs_maglev_table *have, struct fe_diffs *fd)
+{
+	__u32 n_ready, differ = 0, first = 0;
+	char ep[64];
+
+	if (expected_table(dp, fe, g, want, &n_ready)) {
+		add(fd, fe, "table", "group %u: cannot build the expected table", g);
+		return;
+	}
+	if (!table_id) {
+		if (n_ready)
+			add(fd, fe, "table", "group %u: no table, but %u ready backends", g, n_ready);
+		return;
+	}
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_MAGLEV], &table_id, have)) {
+		add(fd, fe, "table", "group %u: table %u is missing from bs_maglev", g, table_id);
+		return;
+	}
+	if (!n_ready) {
+		add(fd, fe, "table", "group %u: table %u exists, but the group has no ready backend", g, table_id);
+		return;
+	}
+	for (__u32 s = 0; s < BS_MAGLEV_SIZE; s++) {
+		if (want->backend_ids[s] != have->backend_ids[s] && !differ++)
+			first = s;
+	}
+	if (differ)
+		add(fd, fe, "table",
+		    "group %u: table %u differs from the one its %u ready backends give in %u of %d slots (first: slot "
+		    "%u holds backend id %u, expected %u)",
+		    g, table_id, n_ready, differ, BS_MAGLEV_SIZE, first, have->backend_ids[first], want->backend_ids[first]);
+	/* Every backend id the live table names must have its slot filled. */
+	for (__u32 s = 0; s < BS_MAGLEV_SIZE; s++) {
+		__u32 id = have->backend_ids[s];
+		struct bs_backend be;
+		bool seen = false;
+
+		for (__u32 t = 0; t < s && !seen; t++)
+			seen = have->backend_ids[t] == id;
+		if (seen)
+			continue;
+		if (bpf_map_lookup_elem(dp->fd[BS_MAP_BACKENDS], &id, &be) || !be.family) {
+			ep[0] = '\0';
+			if (id < dp->max_backends && dp->be_by_id[id])
+				bs_endpoint_format(dp->be_by_id[id]->be.addr, dp->be_by_id[id]->be.port,
+						   dp->be_by_id[id]->be.family, ep, sizeof(ep));
+			add(fd, fe, "backend", "group %u: table %u names backend id %u, whose bs_backends slot is empty%s%s",
+			    g, table_id, id, ep[0] ? " (the writer wrote " : "", ep[0] ? ep : "");
+			if (ep[0])
+				strncat(fd->d[fd->n - 1].detail, ")", sizeof(fd->d[0].detail) - strlen(fd->d[fd->n - 1].detail) - 1);
+		}
+	}
+}
+
+static void check_frontend(struct bs_dp *dp, const struct bs_fe_entry *fe, struct bs_maglev_table *want,
+			   struct bs_maglev_table *have, struct fe_diffs *fd)
+{
+	struct bs_frontend v;
+	struct bs_fe_split slot = {};
+	struct bs_split split;
+	__u32 weights[BS_MAX_GROUPS] = {};
+	__u64 thr[BS_MAX_GROUPS] = {};
+
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_FRONTENDS], &fe->key, &v))
+		add(fd, fe, "frontend", "missing from bs_frontends (the writer wrote id %u)", fe->fe.id);
+	else if (v.id != fe->fe.id)
+		add(fd, fe, "frontend", "bs_frontends says id %u, the writer wrote id %u", v.id, fe->fe.id);
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_FE_SPLITS], &fe->fe.id, &slot) || slot.split_id != fe->split_id) {
+		add(fd, fe, "split", "bs_fe_splits[%u] names split %u, the writer switched to split %u", fe->fe.id,
+		    slot.split_id, fe->split_id);
+		return;
+	}
+	if (!fe->split_id)
+		return;
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_SPLITS], &fe->split_id, &split)) {
+		add(fd, fe, "split", "split %u is missing from bs_splits", fe->split_id);
+		return;
+	}
+	if (split.n_groups != fe->n_groups || split.affinity != fe->affinity) {
+		add(fd, fe, "split", "split %u has %u groups, affinity %u; the writer wrote %u groups, affinity %u",
+		    fe->split_id, split.n_groups, split.affinity, fe->n_groups, fe->affinity);
+		return;
+	}
+	for (__u32 g = 0; g < fe->n_groups; g++)
+		weights[g] = fe->groups[g].weight;
+	bs_thresholds(weights, fe->n_groups, thr);
+	for (__u32 g = 0; g < fe->n_groups; g++) {
+		if (split.thresholds[g] != thr[g])
+			add(fd, fe, "thresholds",
+			    "split %u: group %u threshold %llu, the weights (%u of the total) give %llu", fe->split_id, g,
+			    (unsigned long long)split.thresholds[g], weights[g], (unsigned long long)thr[g]);
+		if (split.tables[g] != fe->groups[g].table_id)
+			add(fd, fe, "table", "split %u: group %u names table %u, the writer wrote table %u", fe->split_id,
+			    g, split.tables[g], fe->groups[g].table_id);
+		else
+			check_table(dp, fe, g, split.tables[g], want, have, fd);
+	}
+	/* Backend slots of every member, ready or draining, and the metadata beside them. */
+	for (__u32 i = 0; i < fe->n_members; i++) {
+		const struct bs_member_rec *m = &fe->members[i];
+		const struct bs_be_entry *e = dp->be_by_id[m->backend_id];
+		struct bs_member_key mk = { fe->fe.id, m->backend_id, m->group };
+		struct bs_member mv;
+		struct bs_backend be;
+		char want_ep[64], have_ep[64];
+
+		if (!e)
+			continue;
+		if (bpf_map_lookup_elem(dp->fd[BS_MAP_BACKENDS], &m->backend_id, &be) || !be.family ||
+		    memcmp(be.addr, e->be.addr, sizeof(be.addr)) || be.port != e->be.port || be.family != e->be.family) {
+			bs_endpoint_format(e->be.addr, e->be.port, e->be.family, want_ep, sizeof(want_ep));
+			if (be.family)
+				bs_endpoint_format(be.addr, be.port, be.family, have_ep, sizeof(have_ep));
+			else
+				snprintf(have_ep, sizeof(have_ep), "nothing");
+			add(fd, fe, "backend", "backend id %u: bs_backends holds %s, the writer wrote %s", m->backend_id,
+			    have_ep, want_ep);
+		}
+		if (bpf_map_lookup_elem(dp->fd[BS_MAP_MEMBERS], &mk, &mv) || mv.state != m->state)
+			add(fd, fe, "members", "group %u: backend id %u missing from bs_members or in another state",
+			    m->group, m->backend_id);
+	}
+	for (__u32 g = 0; g < fe->n_groups; g++) {
+		struct bs_group_key gk = { fe->fe.id, g };
+		struct bs_group_info gi;
+
+		if (bpf_map_lookup_elem(dp->fd[BS_MAP_GROUPS], &gk, &gi) || gi.weight != fe->groups[g].weight ||
+		    strncmp(gi.name, fe->groups[g].name, BS_GROUP_NAME_LEN))
+			add(fd, fe, "groups", "group %u (%s, weight %u): bs_groups differs", g, fe->groups[g].name,
+			    fe->groups[g].weight);
+	}
+}
+
+struct extra_ctx {
+	struct bs_dp *dp;
+	bs_verify_fn fn;
+	void *ctx;
+	int n;
+};
+
+static int check_extra(const struct bs_frontend_key *key, const struct bs_frontend *val, void *arg)
+{
+	struct extra_ctx *x = arg;
+	struct bs_fe_entry *fe;
+	struct bs_verify_diff d = { .key = *key, .frontend_id = val->id, .what = "frontend" };
+
+	HASH_FIND(hh, x->dp->fe_by_key, key, sizeof(*key), fe);
+	if (fe)
+		return 0;
+	snprintf(d.detail, sizeof(d.detail), "in bs_frontends (id %u), unknown to the writer", val->id);
+	x->n++;
+	if (x->fn)
+		x->fn(&d, x->ctx);
+	return 0;
+}
+
+int bs_dp_verify(struct bs_dp *dp, bool repair, bs_verify_fn fn, void *ctx)
+{
+	struct bs_maglev_table *want = malloc(sizeof(*want)), *have = malloc(sizeof(*have));
+	struct extra_ctx x = { dp, fn, ctx, 0 };
+	struct fe_diffs *fd = calloc(1, sizeof(*fd));
+	struct bs_fe_entry *fe, *tmp;
+	bool wrote = false;
+	int err, total = 0;
+
+	if (dp->ro) {
+		err = -EROFS; /* beliefs live in a writer's registry */
+		goto out_free;
+	}
+	if (!want || !have || !fd) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	err = bs_write_lock(dp);
+	if (err)
+		goto out_free;
+	HASH_ITER(hh, dp->fe_by_key, fe, tmp) {
+		fd->n = 0;
+		check_frontend(dp, fe, want, have, fd);
+		if (!fd->n)
+			continue;
+		if (repair) {
+			char errbuf[256] = "";
+			int rc = bs_repair_locked(dp, &fe->key, errbuf, sizeof(errbuf));
+
+			wrote = true;
+			for (unsigned int i = 0; i < fd->n; i++)
+				fd->d[i].repaired = !rc;
+			if (rc)
+				bs_err("msg=\"cannot repair a frontend\" frontend_id=%u err=\"%s\"", fd->d[0].frontend_id,
+				       errbuf[0] ? errbuf : strerror(-rc));
+		}
+		total += fd->n;
+		for (unsigned int i = 0; fn && i < fd->n; i++)
+			fn(&fd->d[i], ctx);
+	}
+	bs_dp_for_each_frontend(dp, check_extra, &x);
+	total += x.n;
+	bs_write_unlock(dp, wrote);
+	err = total;
+out_free:
+	free(want);
+	free(have);
+	free(fd);
+	return err;
+}
