@@ -84,6 +84,7 @@ struct bs_backend_spec {
 	__be16 port;    /* network order */
 	__u8 family;    /* BS_AF_* */
 	__u8 state;     /* BS_BACKEND_READY or BS_BACKEND_DRAINING */
+	__u32 id;       /* read back only: the node-local backend id (apply ignores it) */
 };
 
 struct bs_group_spec {
@@ -91,11 +92,14 @@ struct bs_group_spec {
 	__u32 weight; /* 0..BS_MAX_WEIGHT */
 	__u32 n_backends;
 	struct bs_backend_spec *backends; /* owned by the caller (or by bs_frontend_spec_free) */
+	__u32 table_id;                   /* read back only: the group's Maglev table, BS_ID_NONE if none */
 };
 
 struct bs_frontend_spec {
 	struct bs_frontend_key key;
 	__u8 affinity; /* BS_AFFINITY_* */
+	__u32 id;       /* read back only: the frontend id (apply ignores it) */
+	__u32 split_id; /* read back only: the split in force */
 	__u32 n_groups;
 	struct bs_group_spec groups[BS_MAX_GROUPS];
 };
@@ -116,6 +120,10 @@ int bs_dp_remove(struct bs_dp *dp, const struct bs_frontend_key *key);
  * writers); a read-only handle reads the maps (split, bs_groups, bs_members, bs_backends). */
 int bs_dp_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_frontend_spec *out);
 void bs_frontend_spec_free(struct bs_frontend_spec *spec);
+/* A frontend's id (bs_frontends); -ENOENT if unknown. */
+int bs_dp_frontend_id(struct bs_dp *dp, const struct bs_frontend_key *key, __u32 *id);
+/* A group's stored name and weight (bs_groups); -ENOENT if none. */
+int bs_dp_group_info(struct bs_dp *dp, __u32 frontend_id, __u32 group, struct bs_group_info *out);
 /* The split a frontend is switched to (bs_fe_splits), BS_ID_NONE when none. */
 int bs_dp_frontend_split(struct bs_dp *dp, __u32 frontend_id, __u32 *split_id);
 /* Call fn for each frontend key and value. */

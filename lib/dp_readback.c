@@ -100,8 +100,10 @@ static int ro_read_once(struct bs_dp *dp, const struct bs_frontend_key *key, str
 	if (bpf_map_lookup_elem(dp->fd[BS_MAP_FRONTENDS], key, &fe))
 		return -errno;
 	out->key = *key;
+	out->id = fe.id;
 	if (!bpf_map_lookup_elem(dp->fd[BS_MAP_FE_SPLITS], &fe.id, &slot) && slot.split_id &&
 	    !bpf_map_lookup_elem(dp->fd[BS_MAP_SPLITS], &slot.split_id, &split)) {
+		out->split_id = slot.split_id;
 		out->affinity = split.affinity;
 		out->n_groups = split.n_groups <= BS_MAX_GROUPS ? split.n_groups : BS_MAX_GROUPS;
 	}
@@ -121,6 +123,7 @@ static int ro_read_once(struct bs_dp *dp, const struct bs_frontend_key *key, str
 		struct bs_group_info gi;
 		size_t first = lo, cnt = 0;
 
+		gs->table_id = split.tables[g];
 		if (!bpf_map_lookup_elem(dp->fd[BS_MAP_GROUPS], &gk, &gi)) {
 			gs->weight = gi.weight;
 			memcpy(gs->name, gi.name, sizeof(gs->name));
@@ -150,6 +153,7 @@ static int ro_read_once(struct bs_dp *dp, const struct bs_frontend_key *key, str
 			b->port = be.port;
 			b->family = be.family;
 			b->state = r->v.state;
+			b->id = r->k.backend_id;
 		}
 		lo = first + cnt;
 	}

@@ -270,9 +270,12 @@ int bs_registry_spec(struct bs_dp *dp, const struct bs_fe_entry *fe, struct bs_f
 	out->key = fe->key;
 	out->n_groups = fe->n_groups;
 	out->affinity = fe->affinity;
+	out->id = fe->fe.id;
+	out->split_id = fe->split_id;
 	for (__u32 g = 0; g < fe->n_groups; g++) {
 		struct bs_group_spec *gs = &out->groups[g];
 
+		gs->table_id = fe->groups[g].table_id;
 		snprintf(gs->name, sizeof(gs->name), "%s", fe->groups[g].name);
 		gs->weight = fe->groups[g].weight;
 		gs->backends = calloc(fe->n_members ? fe->n_members : 1, sizeof(*gs->backends));
@@ -291,6 +294,7 @@ int bs_registry_spec(struct bs_dp *dp, const struct bs_fe_entry *fe, struct bs_f
 			b->port = e->be.port;
 			b->family = e->be.family;
 			b->state = fe->members[i].state;
+			b->id = e->id;
 		}
 	}
 	return 0;

@@ -869,6 +869,23 @@ void bs_frontend_spec_free(struct bs_frontend_spec *spec)
 	}
 }
 
+int bs_dp_frontend_id(struct bs_dp *dp, const struct bs_frontend_key *key, __u32 *id)
+{
+	struct bs_frontend fe;
+
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_FRONTENDS], key, &fe))
+		return -errno;
+	*id = fe.id;
+	return 0;
+}
+
+int bs_dp_group_info(struct bs_dp *dp, __u32 frontend_id, __u32 group, struct bs_group_info *out)
+{
+	struct bs_group_key k = { frontend_id, group };
+
+	return bpf_map_lookup_elem(dp->fd[BS_MAP_GROUPS], &k, out) ? -errno : 0;
+}
+
 int bs_dp_frontend_split(struct bs_dp *dp, __u32 frontend_id, __u32 *split_id)
 {
 	struct bs_fe_split slot;

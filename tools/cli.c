@@ -208,7 +208,7 @@ int cli_enter_netns(const char *name)
 	return err;
 }
 
-int cli_open_pinned(struct bs_dp **dp)
+static int open_pinned(struct bs_dp **dp, bool ro)
 {
 	struct stat st;
 	int err;
@@ -219,7 +219,7 @@ int cli_open_pinned(struct bs_dp **dp)
 		cli_error("pin root %s: no data path pinned (load one with 'bpfsplit dataplane load')", cli.pin_root);
 		return -CLI_ENODP;
 	}
-	err = bs_dp_open_pinned(cli.pin_root, dp);
+	err = ro ? bs_dp_open_pinned_ro(cli.pin_root, dp) : bs_dp_open_pinned(cli.pin_root, dp);
 	if (err == -ENOENT) {
 		cli_error("pin root %s: no data path pinned, or only part of one (load one with 'bpfsplit dataplane "
 			  "load')",
@@ -229,4 +229,14 @@ int cli_open_pinned(struct bs_dp **dp)
 	if (err)
 		return cli_fail(err, "pin root %s: cannot open the pinned maps", cli.pin_root);
 	return 0;
+}
+
+int cli_open_pinned(struct bs_dp **dp)
+{
+	return open_pinned(dp, false);
+}
+
+int cli_open_pinned_ro(struct bs_dp **dp)
+{
+	return open_pinned(dp, true);
 }

@@ -125,7 +125,7 @@ static int cmd_list(int argc, char **argv)
 		return first;
 	if (first < argc)
 		return cli_usage("backend", "backend list: takes no arguments");
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	err = view_frontends_all(dp, &v, &n);

@@ -235,7 +235,7 @@ static int cmd_list(int argc, char **argv)
 		return first;
 	if (first < argc)
 		return cli_usage("frontend", "frontend list: takes no arguments (see 'frontend show FRONTEND')");
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	err = view_frontends_all(dp, &v, &n);
@@ -311,7 +311,7 @@ int frontend_show(int argc, char **argv, int first)
 	size_t n = 0;
 	int err;
 
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	err = views_named(dp, argc, argv, first, &v, &n);
@@ -363,7 +363,7 @@ static int cmd_export(int argc, char **argv)
 
 	if (first <= 0)
 		return first;
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	err = views_named(dp, argc, argv, first, &v, &n);
