@@ -64,8 +64,8 @@ static int free_retired(struct bs_dp *dp, struct bs_retired *r, const struct bs_
 		HASH_DEL(dp->be_by_addr, e);
 		free(e);
 		dp->be_by_id[r->id] = NULL;
-		if (r->id < dp->be_id_hint)
-			dp->be_id_hint = r->id;
+		if (r->id - 1 < dp->be_id_hint) /* the next search starts after the hint */
+			dp->be_id_hint = r->id - 1;
 		return 1;
 	}
 	if (bs_idset_get(r->map == BS_MAP_SPLITS ? splits : tables, r->id))
@@ -806,6 +806,8 @@ int bs_dp_remove(struct bs_dp *dp, const struct bs_frontend_key *key)
 	bpf_map_delete_elem(dp->fd[BS_MAP_FE_INFO], &fe->fe.id);
 	dp->fe_id_used[fe->fe.id] = 0;
 	dp->fe_by_id[fe->fe.id] = NULL;
+	if (fe->fe.id - 1 < dp->fe_id_hint)
+		dp->fe_id_hint = fe->fe.id - 1;
 	HASH_DEL(dp->fe_by_key, fe);
 	free(fe);
 out:
