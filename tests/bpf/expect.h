@@ -5,6 +5,7 @@
 #define BS_TEST_EXPECT_H
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "bpfsplit.h"
