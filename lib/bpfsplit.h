@@ -24,6 +24,10 @@ struct bs_dp_opts {
 	__u32 max_conns;
 	__u32 max_splits;
 	__u32 max_tables;
+	/* bs_members: one entry per backend listed in a group of a frontend (a Service behind
+	 * several listeners or ports counts once per frontend). 0: 4 x the larger of
+	 * max_frontends and max_backends (not preallocated: a cap, not memory). */
+	__u32 max_members;
 };
 
 /* Load the programs and create (or reuse) the pinned maps. */

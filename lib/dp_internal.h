@@ -90,12 +90,17 @@ struct bs_dp {
 	__u64 last_gp_ns;          /* CLOCK_MONOTONIC of the last RCU grace period waited for */
 	__u32 n_retired;           /* entries on the retired list */
 	bool locked;               /* this handle holds the writers' lock */
+	bool mutating;             /* ... and marked write_gen odd */
 	struct bs_ro_cache *ro_cache; /* read-only handles: bs_members read once per write_gen */
 };
 
 /* dp_open.c */
-/* Rebuild the registries from the pins (writers, under the lock): O(frontends + members). */
+/* Rebuild the registries from the pins (writers, under the lock): O(frontends + members).
+ * Orphan tables (left by a writer that died mid-write: write_gen odd) are looked for only
+ * then, or with bs_retire_orphan_tables (the agent's verify): walking bs_maglev's keys
+ * is the slowest part of a sync. */
 int bs_dp_sync(struct bs_dp *dp);
+int bs_retire_orphan_tables(struct bs_dp *dp);
 void bs_dp_registry_clear(struct bs_dp *dp);
 __u64 bs_now_ns(void);
 
@@ -105,9 +110,10 @@ int bs_member_cmp(const void *a, const void *b);
 /* Write a frontend again from the registry, tables, split and backend slots afresh. */
 int bs_repair_locked(struct bs_dp *dp, const struct bs_frontend_key *key, char *errbuf, size_t errlen);
 void bs_retire(struct bs_dp *dp, enum bs_map_idx map, __u32 id);
-/* The writers' lock, then catch up with other writers (sync when write_gen moved). */
-int bs_write_lock(struct bs_dp *dp);
-void bs_write_unlock(struct bs_dp *dp, bool wrote);
+/* The writers' lock, then catch up with other writers (sync when write_gen moved). With
+ * mutate, write_gen is made odd until bs_write_unlock makes it even again (and moves). */
+int bs_write_lock(struct bs_dp *dp, bool mutate);
+void bs_write_unlock(struct bs_dp *dp);
 /* Free what is due; the caller holds the lock and is caught up. */
 int bs_flush_locked(struct bs_dp *dp, bool wait);
 

@@ -184,7 +184,8 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 		else if (!strcmp(name, "bs_groups"))
 			wanted = o.max_frontends ? BS_MAX_GROUPS * o.max_frontends : 0;
 		else if (!strcmp(name, "bs_members"))
-			wanted = o.max_backends ? 4 * o.max_backends : 0;
+			wanted = o.max_members ? o.max_members
+					       : 4 * (o.max_backends > o.max_frontends ? o.max_backends : o.max_frontends);
 		snprintf(pin, sizeof(pin), "%s/%s", dp->root, name);
 		err = bpf_map__set_pin_path(map, pin);
 		err = err ?: size_map(map, pin, wanted);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include "dp_internal.h"
 #include "log.h"
@@ -170,6 +171,10 @@ int bs_ro_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_fr
 		__u64 gen0 = 0, gen1 = 0;
 
 		err = read_gen(dp, &gen0);
+		if (!err && (gen0 & 1) && attempt < 3) { /* a write under way (or its writer died) */
+			usleep(1000);
+			continue;
+		}
 		err = err ?: ro_members(dp, gen0);
 		err = err ?: ro_read_once(dp, key, out);
 		if (err)
@@ -402,7 +407,6 @@ int bs_dp_verify(struct bs_dp *dp, bool repair, bs_verify_fn fn, void *ctx)
 	struct extra_ctx x = { dp, fn, ctx, 0 };
 	struct fe_diffs *fd = calloc(1, sizeof(*fd));
 	struct bs_fe_entry *fe, *tmp;
-	bool wrote = false;
 	int err, total = 0;
 
 	if (dp->ro) {
@@ -413,9 +417,12 @@ int bs_dp_verify(struct bs_dp *dp, bool repair, bs_verify_fn fn, void *ctx)
 		err = -ENOMEM;
 		goto out_free;
 	}
-	err = bs_write_lock(dp);
+	err = bs_write_lock(dp, repair);
 	if (err)
 		goto out_free;
+	/* Tables no split names (a writer killed after writing them): freed in time. */
+	if (repair)
+		bs_retire_orphan_tables(dp);
 	HASH_ITER(hh, dp->fe_by_key, fe, tmp) {
 		fd->n = 0;
 		check_frontend(dp, fe, want, have, fd);
@@ -425,7 +432,6 @@ int bs_dp_verify(struct bs_dp *dp, bool repair, bs_verify_fn fn, void *ctx)
 			char errbuf[256] = "";
 			int rc = bs_repair_locked(dp, &fe->key, errbuf, sizeof(errbuf));
 
-			wrote = true;
 			for (unsigned int i = 0; i < fd->n; i++)
 				fd->d[i].repaired = !rc;
 			if (rc)
@@ -438,7 +444,7 @@ int bs_dp_verify(struct bs_dp *dp, bool repair, bs_verify_fn fn, void *ctx)
 	}
 	bs_dp_for_each_frontend(dp, check_extra, &x);
 	total += x.n;
-	bs_write_unlock(dp, wrote);
+	bs_write_unlock(dp);
 	err = total;
 out_free:
 	free(want);

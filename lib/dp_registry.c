@@ -247,7 +247,7 @@ int bs_dp_sync(struct bs_dp *dp)
 	err = err ?: sync_frontends(dp, &live_splits, &live_tables);
 	err = err ?: sync_groups(dp);
 	err = err ?: sync_members(dp);
-	if (!err)
+	if (!err && (st.write_gen & 1))
 		retire_orphan_tables(dp, &live_tables);
 	bs_idset_free(&live_splits);
 	bs_idset_free(&live_tables);
@@ -262,6 +262,22 @@ int bs_dp_sync(struct bs_dp *dp)
 		}
 	dp->seen_gen = st.write_gen;
 	return 0;
+}
+
+int bs_retire_orphan_tables(struct bs_dp *dp)
+{
+	struct bs_idset live = { 0 };
+	struct bs_fe_entry *fe, *tmp;
+	int err = 0;
+
+	HASH_ITER(hh, dp->fe_by_key, fe, tmp)
+		for (__u32 g = 0; g < fe->n_groups; g++)
+			if (fe->groups[g].table_id)
+				err = err ?: bs_idset_put(&live, fe->groups[g].table_id, 1);
+	if (!err)
+		retire_orphan_tables(dp, &live);
+	bs_idset_free(&live);
+	return err;
 }
 
 int bs_registry_spec(struct bs_dp *dp, const struct bs_fe_entry *fe, struct bs_frontend_spec *out)

@@ -143,15 +143,31 @@ int bs_dp_flush_retired(struct bs_dp *dp, bool wait)
 	if (!wait && (!any_due(dp, now) ||
 		      (now - dp->last_gp_ns < BS_GP_EVERY_NS && dp->n_retired < BS_GP_BATCH)))
 		return 0;
-	err = bs_write_lock(dp);
+	err = bs_write_lock(dp, true);
 	if (err)
 		return err;
 	n = bs_flush_locked(dp, wait);
-	bs_write_unlock(dp, n > 0);
+	bs_write_unlock(dp);
 	return n;
 }
 
-int bs_write_lock(struct bs_dp *dp)
+static int set_gen(struct bs_dp *dp, bool odd)
+{
+	struct bs_state st;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_STATE], &zero, &st))
+		return -errno;
+	/* Odd while a write is under way: a writer that dies mid-write leaves it odd, and the
+	 * next one then looks for what it left (orphan tables). Every step changes it. */
+	st.write_gen += (st.write_gen & 1) == odd ? 2 : 1;
+	if (bpf_map_update_elem(dp->fd[BS_MAP_STATE], &zero, &st, BPF_ANY))
+		return -errno;
+	dp->seen_gen = st.write_gen;
+	return 0;
+}
+
+int bs_write_lock(struct bs_dp *dp, bool mutate)
 {
 	struct bs_state st;
 	__u32 zero = 0;
@@ -170,31 +186,31 @@ int bs_write_lock(struct bs_dp *dp)
 		if (err)
 			goto fail;
 	}
+	if (mutate) {
+		err = set_gen(dp, true);
+		if (err)
+			goto fail;
+	}
 	dp->locked = true;
+	dp->mutating = mutate;
 	return 0;
 fail:
 	flock(dp->root_fd, LOCK_UN);
 	return err;
 }
 
-void bs_write_unlock(struct bs_dp *dp, bool wrote)
+void bs_write_unlock(struct bs_dp *dp)
 {
-	struct bs_state st;
-	__u32 zero = 0;
-
-	if (wrote && !bpf_map_lookup_elem(dp->fd[BS_MAP_STATE], &zero, &st)) {
-		st.write_gen++;
-		if (!bpf_map_update_elem(dp->fd[BS_MAP_STATE], &zero, &st, BPF_ANY))
-			dp->seen_gen = st.write_gen;
-	}
-	dp->locked = false;
+	if (dp->mutating)
+		set_gen(dp, false);
+	dp->locked = dp->mutating = false;
 	flock(dp->root_fd, LOCK_UN);
 }
 
 /* Take the writers' lock, catch up, and free what presses on the caps. */
 static int write_begin(struct bs_dp *dp)
 {
-	int err = bs_write_lock(dp);
+	int err = bs_write_lock(dp, true);
 
 	/* Freeing waits for an RCU grace period (milliseconds): never ahead of a write
 	 * unless the maps' caps press; the agent's loop and bs_dp_close() flush the rest. */
@@ -205,7 +221,7 @@ static int write_begin(struct bs_dp *dp)
 
 static void write_end(struct bs_dp *dp)
 {
-	bs_write_unlock(dp, true);
+	bs_write_unlock(dp);
 }
 
 /* A fresh id for bs_splits or bs_maglev: not 0, not present in the map. */
@@ -393,7 +409,7 @@ static void full_msg(struct bs_dp *dp, enum bs_map_idx map, const char *fe_name,
 {
 	static const char *const fix[BS_MAP_COUNT] = {
 		[BS_MAP_BACKENDS] = "--max-backends",
-		[BS_MAP_MEMBERS] = "--max-backends (bs_members holds 4 entries per backend id)",
+		[BS_MAP_MEMBERS] = "--max-members (one entry per backend of each group of each frontend)",
 		[BS_MAP_GROUPS] = "--max-frontends (bs_groups holds 16 entries per frontend)",
 		[BS_MAP_SPLITS] = "--max-splits",
 		[BS_MAP_MAGLEV] = "--max-tables",
@@ -852,13 +868,13 @@ int bs_dp_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_fr
 
 	if (dp->ro)
 		return bs_ro_read(dp, key, out);
-	err = bs_write_lock(dp); /* for a consistent view; nothing is written */
+	err = bs_write_lock(dp, false); /* for a consistent view; nothing is written */
 	if (err)
 		return err;
 	memset(out, 0, sizeof(*out));
 	HASH_FIND(hh, dp->fe_by_key, key, sizeof(*key), fe);
 	err = fe ? bs_registry_spec(dp, fe, out) : -ENOENT;
-	bs_write_unlock(dp, false);
+	bs_write_unlock(dp);
 	return err;
 }
 

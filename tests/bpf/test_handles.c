@@ -337,8 +337,8 @@ static void expect_full(const struct spec_buf *b, const char *map, const char *f
 
 static int setup_small_members(void **state)
 {
-	/* Backend ids 1..15; bs_members holds 4 x 16 = 64. */
-	struct bs_dp_opts o = { .max_frontends = 8, .max_backends = 16 };
+	/* Backend ids 1..15; bs_members holds 64. */
+	struct bs_dp_opts o = { .max_frontends = 8, .max_backends = 16, .max_members = 64 };
 
 	return open_root(&o);
 }
@@ -359,7 +359,7 @@ static void full_members_refuse_the_write_and_change_nothing(void **state)
 	}
 	for (int i = 0; i < 4; i++) /* 60 of 64 members */
 		apply_ok(dp, &s[i]);
-	expect_full(&s[4], "bs_members", "--max-backends");
+	expect_full(&s[4], "bs_members", "--max-members");
 	k5 = s[4].spec.key;
 	{
 		struct bs_frontend_spec got;
@@ -368,7 +368,7 @@ static void full_members_refuse_the_write_and_change_nothing(void **state)
 	}
 	/* An existing frontend growing past the cap is refused too, and keeps its config. */
 	make_spec(&grow, "10.96.1.1:80/tcp", 0, 2, many, "more=1:10.204.0.1,10.204.0.2,10.204.0.3,10.204.0.4,10.204.0.5");
-	expect_full(&grow, "bs_members", "--max-backends");
+	expect_full(&grow, "bs_members", "--max-members");
 	earlier_frontends_unaffected(s, 4);
 }
 
