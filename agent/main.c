@@ -1336,7 +1336,7 @@ static int load_config(struct agent *a)
 
 static int open_datapath(struct agent *a)
 {
-	struct bs_dp_opts o = { .pin_root = a->f.pin_root };
+	struct bs_dp_opts o = { .pin_root = a->f.pin_root, .claim_agent = true };
 	char how[64];
 	int rc;
 

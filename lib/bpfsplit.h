@@ -17,6 +17,9 @@ struct bs_dp;
 
 struct bs_dp_opts {
 	const char *pin_root; /* NULL: BS_DEFAULT_PIN_ROOT */
+	/* The agent: claim the pin root for this handle's life (one agent per pin root);
+	 * bs_dp_open fails with -EBUSY, saying which process holds it, when another does. */
+	bool claim_agent;
 	/* Map sizes used when the maps are created; 0 = default. Ignored when pinned maps
 	 * exist: those are reused with their own sizes. */
 	__u32 max_frontends;
@@ -42,6 +45,13 @@ int bs_dp_open_pinned(const char *pin_root, struct bs_dp **dp);
 int bs_dp_open_pinned_ro(const char *pin_root, struct bs_dp **dp);
 bool bs_dp_is_ro(const struct bs_dp *dp);
 void bs_dp_close(struct bs_dp *dp);
+/* The agent's claim on a pin root (bs_dp_opts.claim_agent does it): an exclusive lock held
+ * through *fd until it is closed; -EBUSY with *holder = that process (0 if unknown). */
+int bs_dp_claim_agent(const char *pin_root, int *fd, int *holder);
+/* Remove the claim's directory (unload, before bs_dp_unpin_all). */
+int bs_dp_unclaim(const char *pin_root);
+/* 1 when an agent holds pin_root (*holder: its pid, 0 if unknown), else 0. */
+int bs_dp_agent_serving(const char *pin_root, int *holder);
 const char *bs_dp_pin_root(const struct bs_dp *dp);
 /* Detach every pinned link and remove every pin under pin_root (the data path stops). */
 int bs_dp_unpin_all(const char *pin_root);

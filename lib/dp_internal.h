@@ -76,6 +76,7 @@ struct bs_dp {
 	bool ro;                   /* read-only: no registry, no lock, never writes or frees */
 	int fd[BS_MAP_COUNT];
 	int root_fd;               /* flock()ed around every write */
+	int claim_fd;              /* the agent's claim on the pin root, -1 when none */
 	int ncpus;
 	__u32 max_frontends;
 	__u32 max_backends;

@@ -67,6 +67,7 @@ static struct bs_dp *dp_alloc(const char *root)
 	for (int i = 0; i < BS_MAP_COUNT; i++)
 		dp->fd[i] = -1;
 	dp->root_fd = -1;
+	dp->claim_fd = -1;
 	dp->ncpus = libbpf_num_possible_cpus();
 	return dp;
 }
@@ -158,6 +159,20 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 	if (err) {
 		bs_err("msg=\"cannot create pin root\" path=%s err=%s", dp->root, strerror(-err));
 		goto fail;
+	}
+	if (o.claim_agent) {
+		int holder = 0;
+
+		err = bs_dp_claim_agent(dp->root, &dp->claim_fd, &holder);
+		if (err == -EBUSY)
+			bs_err("msg=\"another bpfsplit-agent already serves this pin root: one agent per pin root\" "
+			       "pin_root=%s holder_pid=%d hint=\"stop that agent, or give this one another --pin-root\"",
+			       dp->root, holder);
+		else if (err)
+			bs_err("msg=\"cannot claim the pin root for this agent\" pin_root=%s err=%s", dp->root,
+			       strerror(-err));
+		if (err)
+			goto fail;
 	}
 	dp->skel = bpfsplit_bpf__open();
 	if (!dp->skel) {
@@ -282,6 +297,8 @@ void bs_dp_close(struct bs_dp *dp)
 			close(dp->fd[i]);
 	if (dp->root_fd >= 0)
 		close(dp->root_fd);
+	if (dp->claim_fd >= 0)
+		close(dp->claim_fd);
 	bpfsplit_bpf__destroy(dp->skel);
 	free(dp);
 }

@@ -70,6 +70,9 @@ int cli_enter_netns(const char *name);
 int cli_open_pinned(struct bs_dp **dp);
 /* The same, read-only (no lock, no registry): every command that only shows. */
 int cli_open_pinned_ro(struct bs_dp **dp);
+/* After a write to key: when a bpfsplit-agent serves the pin root and wrote key (its route
+ * or rollout is stored beside it), say that the agent will restore it. */
+void cli_note_agent_owned(struct bs_dp *dp, const struct bs_frontend_key *key, const char *done);
 /* Report a failure of the data path library naming the object. */
 int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -306,9 +306,6 @@ static int set_state(int argc, char **argv, __u8 state)
 		results = NULL;
 		err = err ?: e;
 	}
-	if (touched)
-		fprintf(stderr, "note: a running bpfsplit-agent writes the state from the EndpointSlices again at its "
-				"next reconcile\n");
 out:
 	cJSON_Delete(results);
 	free(keys);

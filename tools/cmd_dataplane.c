@@ -398,6 +398,15 @@ static int cmd_unload(int argc, char **argv)
 		cli_error("pin root %s: no data path pinned", cli.pin_root);
 		return -CLI_ENODP;
 	}
+	{
+		int holder = 0;
+
+		if (bs_dp_agent_serving(cli.pin_root, &holder))
+			fprintf(stderr, "note: a bpfsplit-agent (pid %d) serves pin root %s; it keeps running without "
+					"a data path until it is stopped\n",
+				holder, cli.pin_root);
+	}
+	bs_dp_unclaim(cli.pin_root);
 	err = bs_dp_unpin_all(cli.pin_root);
 	if (err)
 		return cli_fail(err, "pin root %s: cannot unload", cli.pin_root);

@@ -419,6 +419,7 @@ static int cmd_remove(int argc, char **argv)
 
 		bs_frontend_key_parse(argv[i], &key);
 		bs_frontend_key_format(&key, name, sizeof(name));
+		cli_note_agent_owned(dp, &key, "is removed");
 		err = bs_dp_remove(dp, &key);
 		if (err) {
 			cli_fail(err, "frontend %s", name);
@@ -530,9 +531,6 @@ static int cmd_set_weights(int argc, char **argv)
 		err = out_json(results);
 		results = NULL;
 	}
-	if (!err)
-		fprintf(stderr, "note: a running bpfsplit-agent writes its own desired state again at its next "
-				"reconcile; change the HTTPRoute to make this last\n");
 out:
 	cJSON_Delete(results);
 	if (have_spec)

@@ -482,6 +482,34 @@ class AgentMapsTest(AgentTest):
         wait_for(lambda: self.cli_json("frontend", "show", FE) is None, what="our frontend removed")
         self.assertIsNotNone(self.cli_json("frontend", "show", "10.0.0.99:80/tcp"))
 
+    def test_one_agent_per_pin_root(self):
+        first = self.start_agent("--gateway-class", "agentgateway", "--resync", "1s")
+        want = {"default/rollouts-demo-stable": 70, "default/rollouts-demo-canary": 30}
+        wait_for(lambda: self.map_weights() == want, what="maps at 70/30")
+        # a second agent on the same pins is refused, naming the first
+        second = subprocess.run([AGENT, "--kubeconfig", self.kubeconfig, "--metrics-addr", "off", "--node-name", "n2",
+                                 "--pin-root", self.pin_root, "--gateway-class", "agentgateway"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(second.returncode, 0)
+        self.assertIn("another bpfsplit-agent already serves this pin root: one agent per pin root", second.stdout +
+                      second.stderr)
+        self.assertIn(f"holder_pid={first.pid}", second.stdout + second.stderr)
+        self.assertIsNone(first.poll())
+        # a CLI write to a frontend the agent owns says the agent will restore it, and it does
+        out = subprocess.run([CLI, "--pin-root", self.pin_root, "frontend", "set-weights", FE,
+                              "default/rollouts-demo-stable=10", "default/rollouts-demo-canary=90"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(f"note: frontend {FE} was written, but it belongs to route "
+                      "default/argo-rollouts-http-route, served by the bpfsplit-agent on pin root "
+                      f"{self.pin_root} (pid {first.pid}): the agent will restore it", out.stderr)
+        # the next full pass (--resync) restores it
+        wait_for(lambda: self.map_weights() == want, what="the agent restored 70/30")
+        # once stopped, a second agent may take over the pins
+        self.assertEqual(self.stop_agent(), 0)
+        self.start_agent("--gateway-class", "agentgateway")
+        wait_for(lambda: 'msg="ready' in self.read_log(), what="the next agent ready")
+
     # ---- drift behind the agent's back ----
 
     def verify(self, *args):
