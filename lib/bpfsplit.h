@@ -27,6 +27,7 @@ struct bs_dp_opts {
 	__u32 max_conns;
 	__u32 max_splits;
 	__u32 max_tables;
+	__u32 max_large_tables; /* groups of more than BS_MAGLEV_SMALL_MAX_READY ready backends */
 	/* bs_members: one entry per backend listed in a group of a frontend (a Service behind
 	 * several listeners or ports counts once per frontend). 0: 4 x the larger of
 	 * max_frontends and max_backends (not preallocated: a cap, not memory). */

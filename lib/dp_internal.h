@@ -23,8 +23,20 @@ enum bs_map_idx {
 	BS_MAP_STATE,
 	BS_MAP_FE_INFO,
 	BS_MAP_FE_SPLITS,
+	BS_MAP_MAGLEV_LARGE,
 	BS_MAP_COUNT
 };
+
+/* Which map holds a table id, and how many slots its tables have. */
+static inline enum bs_map_idx bs_table_map(__u32 table_id)
+{
+	return table_id & BS_TABLE_LARGE ? BS_MAP_MAGLEV_LARGE : BS_MAP_MAGLEV;
+}
+
+static inline __u32 bs_table_slots(__u32 table_id)
+{
+	return table_id & BS_TABLE_LARGE ? BS_MAGLEV_LARGE_SIZE : BS_MAGLEV_SIZE;
+}
 
 /* The public list (bpfsplit.h), indexed by enum bs_map_idx. */
 #define bs_map_names bs_dp_map_list
@@ -64,7 +76,7 @@ struct bs_fe_entry {
 };
 
 struct bs_retired {
-	enum bs_map_idx map;   /* BS_MAP_SPLITS, BS_MAP_MAGLEV or BS_MAP_BACKENDS */
+	enum bs_map_idx map;   /* BS_MAP_SPLITS, BS_MAP_MAGLEV(_LARGE) or BS_MAP_BACKENDS */
 	__u32 id;
 	__u64 at_ns;           /* CLOCK_MONOTONIC time of retirement */
 	struct bs_retired *next;

@@ -22,7 +22,7 @@ const char *const bs_map_names[BS_MAP_COUNT] = {
 	[BS_MAP_FE_STATS] = "bs_fe_stats",   [BS_MAP_BE_STATS] = "bs_be_stats", [BS_MAP_REASONS] = "bs_reasons",
 	[BS_MAP_SETTINGS] = "bs_settings",   [BS_MAP_GROUPS] = "bs_groups",   [BS_MAP_MEMBERS] = "bs_members",
 	[BS_MAP_STATE] = "bs_state",         [BS_MAP_FE_INFO] = "bs_fe_info",
-	[BS_MAP_FE_SPLITS] = "bs_fe_splits",
+	[BS_MAP_FE_SPLITS] = "bs_fe_splits", [BS_MAP_MAGLEV_LARGE] = "bs_maglev_large",
 };
 
 const unsigned int bs_dp_map_count = BS_MAP_COUNT;
@@ -196,6 +196,8 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 			wanted = o.max_splits ? o.max_splits : (o.max_frontends ? 2 * o.max_frontends : 0);
 		else if (!strcmp(name, "bs_maglev"))
 			wanted = o.max_tables;
+		else if (!strcmp(name, "bs_maglev_large"))
+			wanted = o.max_large_tables;
 		else if (!strcmp(name, "bs_groups"))
 			wanted = o.max_frontends ? BS_MAX_GROUPS * o.max_frontends : 0;
 		else if (!strcmp(name, "bs_members"))

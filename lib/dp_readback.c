@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "dp_internal.h"
+#include "idset.h"
 #include "log.h"
 #include "tables.h"
 
@@ -217,9 +218,10 @@ static void add(struct fe_diffs *fd, const struct bs_fe_entry *fe, const char *w
 	va_end(ap);
 }
 
-/* The table the registry's ready members of group g give; *n = how many. */
-static int expected_table(struct bs_dp *dp, const struct bs_fe_entry *fe, __u32 g, struct bs_maglev_table *tbl,
-			  __u32 *n)
+/* The table the registry's ready members of group g give (slots of the size their number
+ * calls for, in want, which holds a large table); *n = how many, *size = its slots. */
+static int expected_table(struct bs_dp *dp, const struct bs_fe_entry *fe, __u32 g, __u32 *want, __u32 *n,
+			  __u32 *size)
 {
 	struct bs_maglev_member *mm = calloc(fe->n_members ? fe->n_members : 1, sizeof(*mm));
 	int err = 0;
@@ -238,19 +240,20 @@ static int expected_table(struct bs_dp *dp, const struct bs_fe_entry *fe, __u32 
 		mm[*n].id = e->id;
 		(*n)++;
 	}
+	*size = bs_maglev_size_for(*n);
 	if (*n)
-		err = bs_maglev_build(mm, *n, tbl);
+		err = bs_maglev_build_slots(mm, *n, want, *size);
 	free(mm);
 	return err;
 }
 
-static void check_table(struct bs_dp *dp, const struct bs_fe_entry *fe, __u32 g, __u32 table_id,
-			struct bs_maglev_table *want, struct bs_maglev_table *have, struct fe_diffs *fd)
+static void check_table(struct bs_dp *dp, const struct bs_fe_entry *fe, __u32 g, __u32 table_id, __u32 *want,
+			__u32 *have, struct fe_diffs *fd)
 {
-	__u32 n_ready, differ = 0, first = 0;
+	__u32 n_ready, size, differ = 0, first = 0;
 	char ep[64];
 
-	if (expected_table(dp, fe, g, want, &n_ready)) {
+	if (expected_table(dp, fe, g, want, &n_ready, &size)) {
 		add(fd, fe, "table", "group %u: cannot build the expected table", g);
 		return;
 	}
@@ -259,32 +262,38 @@ static void check_table(struct bs_dp *dp, const struct bs_fe_entry *fe, __u32 g,
 			add(fd, fe, "table", "group %u: no table, but %u ready backends", g, n_ready);
 		return;
 	}
-	if (bpf_map_lookup_elem(dp->fd[BS_MAP_MAGLEV], &table_id, have)) {
-		add(fd, fe, "table", "group %u: table %u is missing from bs_maglev", g, table_id);
+	if (bpf_map_lookup_elem(dp->fd[bs_table_map(table_id)], &table_id, have)) {
+		add(fd, fe, "table", "group %u: table %u is missing from %s", g, table_id,
+		    bs_map_names[bs_table_map(table_id)]);
 		return;
 	}
 	if (!n_ready) {
 		add(fd, fe, "table", "group %u: table %u exists, but the group has no ready backend", g, table_id);
 		return;
 	}
-	for (__u32 s = 0; s < BS_MAGLEV_SIZE; s++) {
-		if (want->backend_ids[s] != have->backend_ids[s] && !differ++)
+	if (bs_table_slots(table_id) != size) {
+		add(fd, fe, "table", "group %u: table %u has %u slots; %u ready backends need %u", g, table_id,
+		    bs_table_slots(table_id), n_ready, size);
+		return;
+	}
+	for (__u32 s = 0; s < size; s++) {
+		if (want[s] != have[s] && !differ++)
 			first = s;
 	}
 	if (differ)
 		add(fd, fe, "table",
-		    "group %u: table %u differs from the one its %u ready backends give in %u of %d slots (first: slot "
+		    "group %u: table %u differs from the one its %u ready backends give in %u of %u slots (first: slot "
 		    "%u holds backend id %u, expected %u)",
-		    g, table_id, n_ready, differ, BS_MAGLEV_SIZE, first, have->backend_ids[first], want->backend_ids[first]);
-	/* Every backend id the live table names must have its slot filled. */
-	for (__u32 s = 0; s < BS_MAGLEV_SIZE; s++) {
-		__u32 id = have->backend_ids[s];
-		struct bs_backend be;
-		bool seen = false;
+		    g, table_id, n_ready, differ, size, first, have[first], want[first]);
+	/* Every backend id the live table names must have its slot filled (each id once:
+	 * the expected members, plus whatever a differing table names). */
+	struct bs_idset seen = { 0 };
 
-		for (__u32 t = 0; t < s && !seen; t++)
-			seen = have->backend_ids[t] == id;
-		if (seen)
+	for (__u32 s = 0; s < size; s++) {
+		__u32 id = have[s];
+		struct bs_backend be;
+
+		if (bs_idset_get(&seen, id) || (id && bs_idset_put(&seen, id, 1)))
 			continue;
 		if (bpf_map_lookup_elem(dp->fd[BS_MAP_BACKENDS], &id, &be) || !be.family) {
 			ep[0] = '\0';
@@ -297,10 +306,11 @@ static void check_table(struct bs_dp *dp, const struct bs_fe_entry *fe, __u32 g,
 				strncat(fd->d[fd->n - 1].detail, ")", sizeof(fd->d[0].detail) - strlen(fd->d[fd->n - 1].detail) - 1);
 		}
 	}
+	bs_idset_free(&seen);
 }
 
-static void check_frontend(struct bs_dp *dp, const struct bs_fe_entry *fe, struct bs_maglev_table *want,
-			   struct bs_maglev_table *have, struct fe_diffs *fd)
+static void check_frontend(struct bs_dp *dp, const struct bs_fe_entry *fe, __u32 *want, __u32 *have,
+			   struct fe_diffs *fd)
 {
 	struct bs_frontend v;
 	struct bs_fe_split slot = {};
@@ -403,7 +413,7 @@ static int check_extra(const struct bs_frontend_key *key, const struct bs_fronte
 
 int bs_dp_verify(struct bs_dp *dp, bool repair, bs_verify_fn fn, void *ctx)
 {
-	struct bs_maglev_table *want = malloc(sizeof(*want)), *have = malloc(sizeof(*have));
+	__u32 *want = malloc(sizeof(struct bs_maglev_table_large)), *have = malloc(sizeof(struct bs_maglev_table_large));
 	struct extra_ctx x = { dp, fn, ctx, 0 };
 	struct fe_diffs *fd = calloc(1, sizeof(*fd));
 	struct bs_fe_entry *fe, *tmp;

@@ -214,13 +214,17 @@ static int sync_members(struct bs_dp *dp)
  * a table is 4 KiB: walk the keys. */
 static void retire_orphan_tables(struct bs_dp *dp, const struct bs_idset *live_tables)
 {
-	__u32 key, next, *prev = NULL;
+	static const enum bs_map_idx maps[] = { BS_MAP_MAGLEV, BS_MAP_MAGLEV_LARGE };
 
-	while (!bpf_map_get_next_key(dp->fd[BS_MAP_MAGLEV], prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!bs_idset_get(live_tables, key))
-			bs_retire(dp, BS_MAP_MAGLEV, key);
+	for (int m = 0; m < 2; m++) {
+		__u32 key, next, *prev = NULL;
+
+		while (!bpf_map_get_next_key(dp->fd[maps[m]], prev, &next)) {
+			key = next;
+			prev = &key;
+			if (!bs_idset_get(live_tables, key))
+				bs_retire(dp, maps[m], key);
+		}
 	}
 }
 

@@ -68,7 +68,7 @@ static int free_retired(struct bs_dp *dp, struct bs_retired *r, const struct bs_
 			dp->be_id_hint = r->id - 1;
 		return 1;
 	}
-	if (bs_idset_get(r->map == BS_MAP_SPLITS ? splits : tables, r->id))
+	if (bs_idset_get(r->map == BS_MAP_SPLITS ? splits : tables, r->id)) /* tables: both maps */
 		return 0;
 	return bpf_map_delete_elem(dp->fd[r->map], &r->id) ? 0 : 1;
 }
@@ -224,27 +224,37 @@ static void write_end(struct bs_dp *dp)
 	bs_write_unlock(dp);
 }
 
-/* A fresh id for bs_splits or bs_maglev: not 0, not present in the map. */
+/* A fresh id for bs_splits, bs_maglev or bs_maglev_large (BS_TABLE_LARGE set): not 0,
+ * not present in the map. Small table and split ids never have BS_TABLE_LARGE. */
 static int alloc_id(struct bs_dp *dp, enum bs_map_idx map, __u32 *id)
 {
 	struct bs_state st;
 	__u32 zero = 0, *next;
-	char probe[sizeof(struct bs_maglev_table)];
+	void *probe = malloc(sizeof(struct bs_maglev_table_large));
+	int err = -ENOSPC;
 
-	if (bpf_map_lookup_elem(dp->fd[BS_MAP_STATE], &zero, &st))
+	if (!probe)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(dp->fd[BS_MAP_STATE], &zero, &st)) {
+		free(probe);
 		return -errno;
+	}
 	next = map == BS_MAP_SPLITS ? &st.next_split_id : &st.next_table_id;
 	for (__u32 tries = 0; tries < 1u << 20; tries++) {
-		__u32 cand = (*next)++;
+		__u32 cand = (*next)++ & ~BS_TABLE_LARGE;
 
 		if (cand == BS_ID_NONE)
 			continue;
+		if (map == BS_MAP_MAGLEV_LARGE)
+			cand |= BS_TABLE_LARGE;
 		if (bpf_map_lookup_elem(dp->fd[map], &cand, probe) && errno == ENOENT) {
 			*id = cand;
-			return bpf_map_update_elem(dp->fd[BS_MAP_STATE], &zero, &st, BPF_ANY) ? -errno : 0;
+			err = bpf_map_update_elem(dp->fd[BS_MAP_STATE], &zero, &st, BPF_ANY) ? -errno : 0;
+			break;
 		}
 	}
-	return -ENOSPC;
+	free(probe);
+	return err;
 }
 
 static void zero_counters(struct bs_dp *dp, enum bs_map_idx map, __u32 id)
@@ -325,18 +335,18 @@ static int backend_get(struct bs_dp *dp, const struct bs_backend_spec *b, bool f
 }
 
 /* Build, or reuse from the old split when identical, the table of one group's ready
- * backends. *table_id is BS_ID_NONE when the group has none. */
+ * backends: a small table, or a large one for more than BS_MAGLEV_SMALL_MAX_READY.
+ * *table_id is BS_ID_NONE when the group has none; *which says the map written. */
 static int group_table(struct bs_dp *dp, const struct bs_member_rec *members, __u32 n_members, __u32 group,
-		       __u32 old_table, __u32 *table_id, bool *reused)
+		       __u32 old_table, __u32 *table_id, bool *reused, enum bs_map_idx *which)
 {
 	struct bs_maglev_member *mm = calloc(n_members ? n_members : 1, sizeof(*mm));
-	struct bs_maglev_table *tbl = malloc(sizeof(*tbl)), *old = malloc(sizeof(*old));
-	__u32 n = 0;
+	__u32 *tbl = NULL, *old = NULL, n = 0, size;
 	int err = 0;
 
 	*table_id = BS_ID_NONE;
 	*reused = false;
-	if (!mm || !tbl || !old) {
+	if (!mm) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -354,16 +364,25 @@ static int group_table(struct bs_dp *dp, const struct bs_member_rec *members, __
 	}
 	if (!n)
 		goto out;
-	err = bs_maglev_build(mm, n, tbl);
+	size = bs_maglev_size_for(n);
+	*which = size == BS_MAGLEV_SIZE ? BS_MAP_MAGLEV : BS_MAP_MAGLEV_LARGE;
+	tbl = malloc(size * sizeof(*tbl));
+	old = malloc(size * sizeof(*old));
+	if (!tbl || !old) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = bs_maglev_build_slots(mm, n, tbl, size);
 	if (err)
 		goto out;
-	if (old_table && !bpf_map_lookup_elem(dp->fd[BS_MAP_MAGLEV], &old_table, old) && !memcmp(old, tbl, sizeof(*tbl))) {
+	if (old_table && bs_table_map(old_table) == *which &&
+	    !bpf_map_lookup_elem(dp->fd[*which], &old_table, old) && !memcmp(old, tbl, size * sizeof(*tbl))) {
 		*table_id = old_table;
 		*reused = true;
 		goto out;
 	}
-	err = alloc_id(dp, BS_MAP_MAGLEV, table_id);
-	if (!err && bpf_map_update_elem(dp->fd[BS_MAP_MAGLEV], table_id, tbl, BPF_NOEXIST))
+	err = alloc_id(dp, *which, table_id);
+	if (!err && bpf_map_update_elem(dp->fd[*which], table_id, tbl, BPF_NOEXIST))
 		err = -errno;
 	if (err)
 		*table_id = BS_ID_NONE;
@@ -413,6 +432,7 @@ static void full_msg(struct bs_dp *dp, enum bs_map_idx map, const char *fe_name,
 		[BS_MAP_GROUPS] = "--max-frontends (bs_groups holds 16 entries per frontend)",
 		[BS_MAP_SPLITS] = "--max-splits",
 		[BS_MAP_MAGLEV] = "--max-tables",
+		[BS_MAP_MAGLEV_LARGE] = "--max-large-tables",
 		[BS_MAP_FRONTENDS] = "--max-frontends",
 	};
 	struct bpf_map_info info = {};
@@ -612,9 +632,11 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, b
 	for (__u32 g = 0; g < spec->n_groups; g++) {
 		__u32 old_table = g < fe->n_groups && !force ? fe->groups[g].table_id : BS_ID_NONE;
 
-		err = group_table(dp, members, n_members, g, old_table, &new_tables[g], &reused[g]);
+		enum bs_map_idx which = BS_MAP_MAGLEV;
+
+		err = group_table(dp, members, n_members, g, old_table, &new_tables[g], &reused[g], &which);
 		if (is_full(err) && err != -ENOMEM) {
-			failed = BS_MAP_MAGLEV;
+			failed = which;
 			goto fail;
 		} else if (err) {
 			snprintf(errbuf, errlen, "frontend %s: group %u: cannot write its table: %s", fe_name, g,
@@ -688,7 +710,7 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, b
 		for (__u32 h = 0; h < spec->n_groups; h++)
 			kept |= new_tables[h] == fe->groups[g].table_id;
 		if (fe->groups[g].table_id && !kept)
-			bs_retire(dp, BS_MAP_MAGLEV, fe->groups[g].table_id);
+			bs_retire(dp, bs_table_map(fe->groups[g].table_id), fe->groups[g].table_id);
 	}
 	err = meta_after(dp, fe, groups, spec->n_groups, members, n_members);
 	if (err)
@@ -716,7 +738,7 @@ fail:
 	/* Never switched to: no program can have read them. */
 	for (__u32 g = 0; g < spec->n_groups; g++)
 		if (new_tables[g] && !reused[g])
-			bpf_map_delete_elem(dp->fd[BS_MAP_MAGLEV], &new_tables[g]);
+			bpf_map_delete_elem(dp->fd[bs_table_map(new_tables[g])], &new_tables[g]);
 	/* Backends created for this write and named by nothing: retire them. */
 	for (__u32 i = 0; i < n_members; i++) {
 		struct bs_be_entry *e = dp->be_by_id[members[i].backend_id];
@@ -809,7 +831,7 @@ int bs_dp_remove(struct bs_dp *dp, const struct bs_frontend_key *key)
 	}
 	for (__u32 g = 0; g < fe->n_groups; g++)
 		if (fe->groups[g].table_id)
-			bs_retire(dp, BS_MAP_MAGLEV, fe->groups[g].table_id);
+			bs_retire(dp, bs_table_map(fe->groups[g].table_id), fe->groups[g].table_id);
 	/* Every group key, also those an interrupted write may have left beyond the split. */
 	for (__u32 g = 0; g < BS_MAX_GROUPS; g++) {
 		struct bs_group_key k = { fe->fe.id, g };

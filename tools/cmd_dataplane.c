@@ -14,7 +14,8 @@
 void help_dataplane(void)
 {
 	printf("Usage: bpfsplit dataplane load [--max-conns N] [--max-frontends N] [--max-backends N]\n"
-	       "                              [--max-tables N] [--max-splits N] [--max-members N]\n"
+	       "                              [--max-tables N] [--max-large-tables N] [--max-splits N]\n"
+	       "                              [--max-members N]\n"
 	       "       bpfsplit dataplane attach IFACE [--entry ENTRY[,ENTRY...]] [--xdp-mode MODE]\n"
 	       "       bpfsplit dataplane detach IFACE [--entry ENTRY[,ENTRY...]]\n"
 	       "       bpfsplit dataplane show\n"
@@ -93,6 +94,7 @@ static int cmd_load(int argc, char **argv)
 		{ "max-conns", required_argument, NULL, 'c' },  { "max-frontends", required_argument, NULL, 'f' },
 		{ "max-backends", required_argument, NULL, 'b' }, { "max-tables", required_argument, NULL, 't' },
 		{ "max-splits", required_argument, NULL, 's' },  { "max-members", required_argument, NULL, 'm' },
+		{ "max-large-tables", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -123,6 +125,9 @@ static int cmd_load(int argc, char **argv)
 		case 'm':
 			err = parse_size("--max-members", optarg, &o.max_members);
 			break;
+		case 'L':
+			err = parse_size("--max-large-tables", optarg, &o.max_large_tables);
+			break;
 		case 'h':
 			help_dataplane();
 			return 0;
@@ -140,7 +145,8 @@ static int cmd_load(int argc, char **argv)
 		return err;
 	snprintf(pin, sizeof(pin), "%s/bs_frontends", cli.pin_root);
 	reused = !access(pin, F_OK);
-	sized = o.max_conns || o.max_frontends || o.max_backends || o.max_tables || o.max_splits || o.max_members;
+	sized = o.max_conns || o.max_frontends || o.max_backends || o.max_tables || o.max_splits || o.max_members ||
+		o.max_large_tables;
 	err = bs_dp_open(&o, &dp);
 	if (err)
 		return cli_fail(err, "pin root %s: cannot load the data path", cli.pin_root);

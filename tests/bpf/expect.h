@@ -16,7 +16,8 @@ struct expect_cfg {
 	__u32 n_groups;
 	__u8 affinity;
 	__u64 thr[BS_MAX_GROUPS];
-	struct bs_maglev_table *tbl[BS_MAX_GROUPS]; /* slots hold index + 1 into be[g] */
+	__u32 *tbl[BS_MAX_GROUPS]; /* slots hold index + 1 into be[g] */
+	__u32 size[BS_MAX_GROUPS]; /* BS_MAGLEV_SIZE, or BS_MAGLEV_LARGE_SIZE for a large group */
 	const struct bs_backend_spec *be[BS_MAX_GROUPS];
 };
 
@@ -50,8 +51,9 @@ static inline int expect_cfg_init(struct expect_cfg *c, const struct bs_frontend
 			n++;
 		}
 		if (n) {
-			c->tbl[g] = malloc(sizeof(*c->tbl[g]));
-			if (!c->tbl[g] || bs_maglev_build(mm, n, c->tbl[g])) {
+			c->size[g] = bs_maglev_size_for(n);
+			c->tbl[g] = malloc(c->size[g] * sizeof(__u32));
+			if (!c->tbl[g] || bs_maglev_build_slots(mm, n, c->tbl[g], c->size[g])) {
 				free(mm);
 				return -ENOMEM;
 			}
@@ -89,7 +91,8 @@ static inline const struct bs_backend_spec *expect_pick(const struct expect_cfg 
 
 	if (g >= c->n_groups || !c->tbl[g])
 		return NULL;
-	return &c->be[g][c->tbl[g]->backend_ids[bs_maglev_slot(h, hash_key)] - 1];
+	return &c->be[g][c->tbl[g][c->size[g] == BS_MAGLEV_SIZE ? bs_maglev_slot(h, hash_key)
+								 : bs_maglev_slot_large(h, hash_key)] - 1];
 }
 
 /* "10.0.0.1" for a backend (IPv4 or IPv6). */
