@@ -165,7 +165,7 @@ jcheck "-j after the command" '.[0].n_groups == 2'
 # ---- set-weights ----
 run bs frontend set-weights $FE stable=40 canary=60
 expect "set-weights" 0 "weight stable 70 -> 40; weight canary 30 -> 60"
-grep -q 'bpfsplit-agent' <<<"$ERR" && ok "set-weights notes the agent" || not_ok "set-weights notes the agent"
+grep -q 'bpfsplit-agent' <<<"$ERR" && not_ok "no agent serves the pins: no note about one" || ok "no agent serves the pins: no note about one"
 run bs -j frontend show $FE
 jcheck "weights changed" '[.groups[].weight] == [40,60] and .groups[1].share_pct == 60'
 run bs -j frontend set-weights $FE 0=25 1=75
@@ -285,6 +285,19 @@ run bs frontend set-info $FE --route default/other
 run bs -j status --window 0
 jcheck "set-info stores what it is given, the rest unknown" '.frontends[0].info | .route == "default/other" and .rollout == null and .step == null and .n_steps == null and .phase == null and .paused == false'
 bs frontend set-info $FE --route default/argo-rollouts-http-route --rollout default/rollouts-demo --step 1/6 --phase Paused --paused --canary-weight 30 >/dev/null
+
+# ---- An agent serving the pins (its claim held here with flock): writes to its frontends say it restores them ----
+mkdir -p "$PIN/agent"
+exec {CLAIM_FD}<"$PIN/agent"
+flock -x "$CLAIM_FD"
+run bs frontend set-weights $FE 0=30 1=70
+expect "set-weights under an agent" 0 "frontend $FE: updated"
+grep -q "note: frontend $FE was written, but it belongs to route default/argo-rollouts-http-route, served by the bpfsplit-agent on pin root $PIN (pid $$): the agent will restore it" <<<"$ERR" \
+	&& ok "set-weights on the agent's frontend says the agent restores it" \
+	|| not_ok "set-weights on the agent's frontend says the agent restores it" "stderr: $ERR"
+exec {CLAIM_FD}<&-
+run bs frontend set-weights $FE 0=25 1=75
+grep -q 'bpfsplit-agent' <<<"$ERR" && not_ok "agent gone: no note" || ok "agent gone: no note"
 
 # ---- Attach / detach, on a veth pair in a namespace of our own ----
 ip netns add "$NS" && ip netns add "$NSC" || { not_ok "create network namespaces"; }
