@@ -292,7 +292,7 @@ exec {CLAIM_FD}<"$PIN/agent"
 flock -x "$CLAIM_FD"
 run bs frontend set-weights $FE 0=30 1=70
 expect "set-weights under an agent" 0 "frontend $FE: updated"
-grep -q "note: frontend $FE was written, but it belongs to route default/argo-rollouts-http-route, served by the bpfsplit-agent on pin root $PIN (pid $$): the agent will restore it" <<<"$ERR" \
+grep -q "note: frontend $FE was written, but it belongs to route default/argo-rollouts-http-route, served by the bpfsplit-agent on pin root $PIN (pid [0-9]*): the agent will restore it" <<<"$ERR" \
 	&& ok "set-weights on the agent's frontend says the agent restores it" \
 	|| not_ok "set-weights on the agent's frontend says the agent restores it" "stderr: $ERR"
 exec {CLAIM_FD}<&-
