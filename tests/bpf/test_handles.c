@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pktgen.h"
 #include "expect.h"
+#include "tables.h"
 
 static struct bs_dp *dp; /* the writer with the programs */
 static char pin_root[64];
@@ -622,6 +623,88 @@ static void drift_behind_the_writer_is_found_and_repaired(void **state)
 	syns_follow(&a.spec, 100, 31);
 }
 
+/* ---- an interrupted write ---- */
+
+/* The maps as a writer leaves them when it is killed right after its switch: write_gen
+ * odd, the new backend, table, split and members written and switched to, the old table
+ * and split not retired, bs_groups still holding the old weights. Readers and the next
+ * writer must not remove anything the switched split names. */
+static void a_writer_killed_after_its_switch_breaks_nothing(void **state)
+{
+	const char *fe = "10.96.7.1:80/tcp";
+	struct spec_buf a, b;
+	struct bs_frontend_spec cur, got;
+	struct bs_dp *h = NULL;
+	struct bs_maglev_member mm[2];
+	struct bs_maglev_table *tbl = malloc(sizeof(*tbl));
+	struct bs_split sp = {};
+	struct bs_state st;
+	struct bs_backend c2 = {};
+	struct bs_member_key mk;
+	struct bs_member mv = { .state = BS_BACKEND_READY };
+	struct bs_fe_split slot;
+	__u32 zero = 0, w[2] = { 50, 50 }, c2_id = 200, tid = 77777, sid = 88888, c1_id;
+	struct seen diffs = { 0 };
+
+	make_spec(&a, fe, 0, 2, "stable=90:10.210.0.1,10.210.0.2,10.210.0.3", "canary=10:10.210.1.1");
+	make_spec(&b, fe, 0, 2, "stable=50:10.210.0.1,10.210.0.2,10.210.0.3", "canary=50:10.210.1.1,10.210.1.2");
+	apply_ok(dp, &a);
+	assert_int_equal(bs_dp_read(dp, &a.spec.key, &cur), 0);
+	c1_id = cur.groups[1].backends[0].id;
+
+	/* The killed writer's steps, up to and including the switch. */
+	assert_int_equal(bpf_map_lookup_elem(bs_dp_map_fd(dp, "bs_state"), &zero, &st), 0);
+	st.write_gen |= 1;
+	assert_int_equal(bpf_map_update_elem(bs_dp_map_fd(dp, "bs_state"), &zero, &st, BPF_ANY), 0);
+	c2 = (struct bs_backend){ .family = BS_AF_INET, .state = BS_BACKEND_READY, .port = b.be[1][1].port };
+	memcpy(c2.addr, b.be[1][1].addr, sizeof(c2.addr));
+	assert_int_equal(bpf_map_update_elem(bs_dp_map_fd(dp, "bs_backends"), &c2_id, &c2, BPF_ANY), 0);
+	memset(mm, 0, sizeof(mm));
+	for (int i = 0; i < 2; i++) {
+		memcpy(mm[i].addr, b.be[1][i].addr, sizeof(mm[i].addr));
+		mm[i].port = b.be[1][i].port;
+		mm[i].family = BS_AF_INET;
+		mm[i].id = i ? c2_id : c1_id;
+	}
+	assert_int_equal(bs_maglev_build(mm, 2, tbl), 0);
+	assert_int_equal(bpf_map_update_elem(bs_dp_map_fd(dp, "bs_maglev"), &tid, tbl, BPF_NOEXIST), 0);
+	sp.n_groups = 2;
+	assert_int_equal(bs_thresholds(w, 2, sp.thresholds), 0);
+	sp.tables[0] = cur.groups[0].table_id;
+	sp.tables[1] = tid;
+	assert_int_equal(bpf_map_update_elem(bs_dp_map_fd(dp, "bs_splits"), &sid, &sp, BPF_NOEXIST), 0);
+	mk = (struct bs_member_key){ cur.id, c2_id, 1 };
+	assert_int_equal(bpf_map_update_elem(bs_dp_map_fd(dp, "bs_members"), &mk, &mv, BPF_ANY), 0);
+	slot.split_id = sid;
+	assert_int_equal(bpf_map_update_elem(bs_dp_map_fd(dp, "bs_fe_splits"), &cur.id, &slot, BPF_ANY), 0);
+	bs_frontend_spec_free(&cur);
+	syns_follow(&b.spec, 300, 50);
+
+	/* Readers and a writer come and go ("frontend show", a CLI write elsewhere)... */
+	assert_int_equal(bs_dp_open_pinned_ro(pin_root, &h), 0);
+	assert_int_equal(bs_dp_read(h, &b.spec.key, &got), 0);
+	assert_int_equal(got.split_id, sid);
+	bs_frontend_spec_free(&got);
+	bs_dp_close(h);
+	assert_int_equal(bs_dp_open_pinned(pin_root, &h), 0);
+	assert_int_equal(bs_dp_read(h, &b.spec.key, &got), 0);
+	assert_int_equal(got.groups[1].table_id, tid);
+	assert_int_equal(got.groups[1].n_backends, 2);
+	bs_frontend_spec_free(&got);
+	/* ...and this one says what the interrupted write left inconsistent (bs_groups still
+	 * has the old weights), then frees what no split names when it closes. */
+	assert_true(bs_dp_verify(h, false, note, &diffs) >= 1);
+	assert_non_null(strstr(diffs.whats, "thresholds"));
+	bs_dp_close(h);
+	/* The switched configuration still serves, exactly. */
+	syns_follow(&b.spec, 300, 51);
+	/* The original writer catches up and finishes the job; nothing differs after. */
+	apply_ok(dp, &b);
+	assert_int_equal(bs_dp_verify(dp, false, NULL, NULL), 0);
+	syns_follow(&b.spec, 300, 52);
+	free(tbl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -638,6 +721,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(drift_behind_the_writer_is_found_and_repaired, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(a_thousand_ready_backends_in_one_group, setup_large, teardown),
+		cmocka_unit_test_setup_teardown(a_writer_killed_after_its_switch_breaks_nothing, setup_default, teardown),
 	};
 
 	bs_log_set_level(BS_LOG_WARN);
