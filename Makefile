@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # bpfsplit — top-level build. `make help` lists the targets.
 # Everything built goes to $(BUILD); nothing generated is committed.
 
@@ -45,18 +46,21 @@ AGENT := $(BUILD)/bpfsplit-agent
 
 TEST_C_SRCS := $(wildcard tests/unit/test_*.c) $(wildcard tests/bpf/test_*.c)
 TEST_C_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_C_SRCS))
+# Test tooling (not suites): tests/tools/*.c, e.g. the flow-group predictor of the e2e tests.
+TEST_TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 
 # Object files of test binaries are kept, so that relinking is cheap.
 .SECONDARY:
 
 .PHONY: all help test demo demo-clean bench clean install deps
-all: $(BPF_OBJS) $(SKEL) $(LIB) $(AGENT_LIB) $(CLI) $(if $(wildcard agent/main.c),$(AGENT)) $(TEST_C_BINS)
+all: $(BPF_OBJS) $(SKEL) $(LIB) $(AGENT_LIB) $(CLI) $(if $(wildcard agent/main.c),$(AGENT)) $(TEST_C_BINS) $(TEST_TOOL_BINS)
 
 help:
 	@echo "make            build BPF objects, skeletons, library, CLI and test binaries into $(BUILD)/"
 	@echo "make test       install dependencies, build, run every test (unit, BPF, end-to-end)"
 	@echo "make demo       install dependencies, build, run the canary-rollout demo"
 	@echo "make bench      run the benchmarks"
+	@echo "make bench-build  build the benchmark binaries only"
 	@echo "make install    install binaries under PREFIX (default /usr/local)"
 	@echo "make clean      remove $(BUILD)/"
 	@echo "V=1             show the commands"
@@ -94,6 +98,10 @@ $(AGENT): $(BUILD)/agent/main.o $(AGENT_LIB) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT) $(LDLIBS_DP) -lpthread
 
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_DP)
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(AGENT_LIB) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT) $(LDLIBS_DP) -lcmocka -lpthread
@@ -107,8 +115,10 @@ demo: deps all
 demo-clean:
 	$(Q)BPFSPLIT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/demo.py clean
 
-bench: deps all
+bench: deps all bench-build
 	$(Q)bench/run.sh $(BUILD)
+
+include bench/bench.mk
 
 PREFIX ?= /usr/local
 install: all

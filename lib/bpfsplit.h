@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libbpfsplit: the userspace side of the data path, linked by the agent, the CLI and
  * the tests. It loads the programs, pins and reuses the maps, attaches entry points
  * with bpf_links, writes frontends atomically and reads counters back.

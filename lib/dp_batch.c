@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Reading a whole map in batches: one syscall per BATCH entries instead of two per entry,
  * so that opening a data path of 65,536 frontends costs milliseconds, not seconds. */
 #include <errno.h>

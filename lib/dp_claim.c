@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* One agent per pin root: the agent holds an exclusive flock on <pin root>/agent (a
  * directory: bpffs holds no regular files) for its whole life; a second agent is refused
  * and told which process serves the pins. The CLI asks the same lock whether an agent

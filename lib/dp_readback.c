@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Reading the maps themselves: read-only handles (no registry) rebuild a frontend's spec
  * from the split, bs_groups, bs_members and bs_backends; and bs_dp_verify compares what
  * the programs would use with what the writer believes, and repairs on request. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The in-memory registries of frontends and backends, rebuilt from the pins by writers:
  * at open, and whenever another writer has moved bs_state.write_gen since our last look.
  * Every map is read once, in batches, and frontends are indexed by id: O(frontends +

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A small open-addressing map of non-zero 32-bit ids to non-zero 32-bit values, for
  * O(1) "is this id live" questions while syncing and freeing. Zeroed = empty. */
 #ifndef BS_IDSET_H

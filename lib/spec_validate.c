@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The one check of a frontend spec against what the data path can hold. Pure: the real
  * writer, the in-memory writer, the CLI's JSON parser and the agent's desired state all
  * call it, so that --dry-run, unit tests and the maps agree on what is refused. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Building the CLI's view of frontends, through the library only: bs_dp_read on a
  * read-only handle reads the maps (ids included), the counters come beside them. */
 #include <arpa/inet.h>

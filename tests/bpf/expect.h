@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Which backend the data path must choose for a flow under a given spec: the shared flow
  * hash (flow_hash.h), the thresholds and the Maglev builder of the library, computed in
  * the test, so that every SYN's backend is predicted exactly. Header-only. */

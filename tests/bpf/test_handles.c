@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Several handles on one data path: writers and read-only readers opened and closed while
  * the writer retires, frees and reuses ids; maps filled to their caps through the real
  * writer; a fresh read-only handle reading back what another wrote; drift behind the
