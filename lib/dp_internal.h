@@ -71,6 +71,7 @@ struct bs_fe_entry {
 	__u8 affinity;         /* of that split */
 	__u32 n_groups;        /* of that split: the split, not bs_groups, says what is live */
 	struct bs_group_info groups[BS_MAX_GROUPS]; /* table_id from the split, name/weight from bs_groups */
+	__u64 table_sum[BS_MAX_GROUPS]; /* checksum of each table as written or last verified; 0: unknown */
 	struct bs_member_rec *members;
 	__u32 n_members;
 	UT_hash_handle hh;
@@ -107,6 +108,16 @@ struct bs_dp {
 	bool mutating;             /* ... and marked write_gen odd */
 	struct bs_ro_cache *ro_cache; /* read-only handles: bs_members read once per write_gen */
 };
+
+/* FNV-1a of a table's slots: lets a verify skip rebuilding a table it already checked. */
+static inline __u64 bs_slots_sum(const __u32 *slots, __u32 n)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	for (__u32 i = 0; i < n; i++)
+		h = (h ^ slots[i]) * 0x100000001b3ULL;
+	return h | 1; /* never 0 ("unknown") */
+}
 
 /* dp_open.c */
 /* Rebuild the registries from the pins (writers, under the lock): O(frontends + members).

@@ -339,7 +339,7 @@ static int backend_get(struct bs_dp *dp, const struct bs_backend_spec *b, bool f
  * backends: a small table, or a large one for more than BS_MAGLEV_SMALL_MAX_READY.
  * *table_id is BS_ID_NONE when the group has none; *which says the map written. */
 static int group_table(struct bs_dp *dp, const struct bs_member_rec *members, __u32 n_members, __u32 group,
-		       __u32 old_table, __u32 *table_id, bool *reused, enum bs_map_idx *which)
+		       __u32 old_table, __u32 *table_id, bool *reused, enum bs_map_idx *which, __u64 *sum)
 {
 	struct bs_maglev_member *mm = calloc(n_members ? n_members : 1, sizeof(*mm));
 	__u32 *tbl = NULL, *old = NULL, n = 0, size;
@@ -376,6 +376,7 @@ static int group_table(struct bs_dp *dp, const struct bs_member_rec *members, __
 	err = bs_maglev_build_slots(mm, n, tbl, size);
 	if (err)
 		goto out;
+	*sum = bs_slots_sum(tbl, size);
 	if (old_table && bs_table_map(old_table) == *which &&
 	    !bpf_map_lookup_elem(dp->fd[*which], &old_table, old) && !memcmp(old, tbl, size * sizeof(*tbl))) {
 		*table_id = old_table;
@@ -561,6 +562,7 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, b
 {
 	struct bs_group_info groups[BS_MAX_GROUPS] = {};
 	__u32 weights[BS_MAX_GROUPS], n_members = 0, new_tables[BS_MAX_GROUPS] = {};
+	__u64 sums[BS_MAX_GROUPS] = {};
 	bool reused[BS_MAX_GROUPS] = {}, created = false, switched = false;
 	struct bs_member_rec *members = NULL;
 	struct bs_split split = {}, old_split;
@@ -635,7 +637,7 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, b
 
 		enum bs_map_idx which = BS_MAP_MAGLEV;
 
-		err = group_table(dp, members, n_members, g, old_table, &new_tables[g], &reused[g], &which);
+		err = group_table(dp, members, n_members, g, old_table, &new_tables[g], &reused[g], &which, &sums[g]);
 		if (is_full(err) && err != -ENOMEM) {
 			failed = which;
 			goto fail;
@@ -725,6 +727,7 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, b
 		dp->fe_by_id[fe->fe.id] = fe;
 	}
 	registry_take(dp, fe, groups, spec->n_groups, members, n_members);
+	memcpy(fe->table_sum, sums, sizeof(fe->table_sum));
 	return 0;
 
 fail:
