@@ -317,62 +317,209 @@ static void check_table(struct bs_dp *dp, struct bs_fe_entry *fe, __u32 g, __u32
 		fe->table_sum[g] = bs_slots_sum(have, size);
 }
 
-static void check_frontend(struct bs_dp *dp, struct bs_fe_entry *fe, __u32 *want, __u32 *have,
-			   struct fe_diffs *fd)
+/* The maps verify compares, each read once in batches (one syscall per thousands of
+ * entries, not one per entry): only the tables are looked up one by one. */
+struct grp_rec {
+	struct bs_group_key k;
+	struct bs_group_info v;
+};
+
+struct vsnap {
+	__u32 *map_id;              /* [registry frontend id] -> id in bs_frontends + 1, 0: absent */
+	__u32 *slot;                /* [frontend id] -> bs_fe_splits */
+	__u32 n_slot;
+	struct bs_split *splits;
+	struct bs_idset split_at;   /* split id -> index + 1 */
+	struct bs_backend *be;      /* [backend id] */
+	__u32 n_be;
+	struct ro_member *members;  /* sorted by frontend, group, backend */
+	size_t n_members;
+	struct grp_rec *groups;     /* sorted by frontend, group */
+	size_t n_groups;
+};
+
+static int grp_cmp(const void *pa, const void *pb)
 {
-	struct bs_frontend v;
-	struct bs_fe_split slot = {};
-	struct bs_split split;
+	const struct grp_rec *a = pa, *b = pb;
+
+	if (a->k.frontend_id != b->k.frontend_id)
+		return a->k.frontend_id < b->k.frontend_id ? -1 : 1;
+	return a->k.group < b->k.group ? -1 : a->k.group > b->k.group;
+}
+
+static void vsnap_free(struct vsnap *v)
+{
+	free(v->map_id);
+	free(v->slot);
+	free(v->splits);
+	bs_idset_free(&v->split_at);
+	free(v->be);
+	free(v->members);
+	free(v->groups);
+	memset(v, 0, sizeof(*v));
+}
+
+/* Read the maps; frontends the writer does not know are reported through x. */
+static int vsnap_read(struct bs_dp *dp, struct vsnap *v, bs_verify_fn fn, void *ctx, int *extra)
+{
+	struct bs_frontend_key *fk = NULL;
+	struct bs_frontend *fv = NULL;
+	struct bs_member_key *mk = NULL;
+	struct bs_member *mv = NULL;
+	struct bs_group_key *gk = NULL;
+	struct bs_group_info *gv = NULL;
+	struct bs_fe_split *slots = NULL;
+	__u32 *keys = NULL;
+	size_t n = 0;
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	v->map_id = calloc(dp->max_frontends, sizeof(*v->map_id));
+	if (!v->map_id)
+		return -ENOMEM;
+	err = bs_map_read_all(dp->fd[BS_MAP_FRONTENDS], sizeof(*fk), sizeof(*fv), (void **)&fk, (void **)&fv, &n);
+	for (size_t i = 0; !err && i < n; i++) {
+		struct bs_fe_entry *fe;
+
+		HASH_FIND(hh, dp->fe_by_key, &fk[i], sizeof(fk[i]), fe);
+		if (fe) {
+			v->map_id[fe->fe.id] = fv[i].id + 1;
+		} else {
+			struct bs_verify_diff d = { .key = fk[i], .frontend_id = fv[i].id, .what = "frontend" };
+
+			snprintf(d.detail, sizeof(d.detail), "in bs_frontends (id %u), unknown to the writer", fv[i].id);
+			(*extra)++;
+			if (fn)
+				fn(&d, ctx);
+		}
+	}
+	free(fk);
+	free(fv);
+	/* Arrays: the batch returns index i at position i. */
+	err = err ?: bs_map_read_all(dp->fd[BS_MAP_FE_SPLITS], sizeof(*keys), sizeof(*slots), (void **)&keys,
+				     (void **)&slots, &n);
+	if (!err) {
+		v->slot = calloc(n ? n : 1, sizeof(*v->slot));
+		for (size_t i = 0; v->slot && i < n; i++)
+			if (keys[i] < n)
+				v->slot[keys[i]] = slots[i].split_id;
+		v->n_slot = (__u32)n;
+		err = v->slot ? 0 : -ENOMEM;
+	}
+	free(keys);
+	free(slots);
+	keys = NULL;
+	err = err ?: bs_map_read_all(dp->fd[BS_MAP_SPLITS], sizeof(*keys), sizeof(*v->splits), (void **)&keys,
+				     (void **)&v->splits, &n);
+	for (size_t i = 0; !err && i < n; i++)
+		err = bs_idset_put(&v->split_at, keys[i], (__u32)i + 1);
+	free(keys);
+	keys = NULL;
+	err = err ?: bs_map_read_all(dp->fd[BS_MAP_BACKENDS], sizeof(*keys), sizeof(*v->be), (void **)&keys,
+				     (void **)&v->be, &n);
+	if (!err) {
+		v->n_be = (__u32)n;
+		for (size_t i = 0; i < n; i++)
+			if (keys[i] != i) /* not an array read in order: fall back to lookups */
+				v->n_be = 0;
+	}
+	free(keys);
+	err = err ?: bs_map_read_all(dp->fd[BS_MAP_MEMBERS], sizeof(*mk), sizeof(*mv), (void **)&mk, (void **)&mv, &n);
+	if (!err) {
+		v->members = calloc(n ? n : 1, sizeof(*v->members));
+		for (size_t i = 0; v->members && i < n; i++)
+			v->members[i] = (struct ro_member){ mk[i], mv[i] };
+		if (v->members)
+			qsort(v->members, n, sizeof(*v->members), ro_member_cmp);
+		v->n_members = n;
+		err = v->members ? 0 : -ENOMEM;
+	}
+	free(mk);
+	free(mv);
+	err = err ?: bs_map_read_all(dp->fd[BS_MAP_GROUPS], sizeof(*gk), sizeof(*gv), (void **)&gk, (void **)&gv, &n);
+	if (!err) {
+		v->groups = calloc(n ? n : 1, sizeof(*v->groups));
+		for (size_t i = 0; v->groups && i < n; i++)
+			v->groups[i] = (struct grp_rec){ gk[i], gv[i] };
+		if (v->groups)
+			qsort(v->groups, n, sizeof(*v->groups), grp_cmp);
+		v->n_groups = n;
+		err = v->groups ? 0 : -ENOMEM;
+	}
+	free(gk);
+	free(gv);
+	if (err)
+		vsnap_free(v);
+	return err;
+}
+
+static bool snap_backend(struct bs_dp *dp, const struct vsnap *v, __u32 id, struct bs_backend *out)
+{
+	if (id < v->n_be) {
+		*out = v->be[id];
+		return true;
+	}
+	return !bpf_map_lookup_elem(dp->fd[BS_MAP_BACKENDS], &id, out);
+}
+
+static void check_frontend(struct bs_dp *dp, const struct vsnap *v, struct bs_fe_entry *fe, __u32 *want,
+			   __u32 *have, struct fe_diffs *fd)
+{
+	__u32 split_id = fe->fe.id < v->n_slot ? v->slot[fe->fe.id] : 0, at;
+	const struct bs_split *split;
 	__u32 weights[BS_MAX_GROUPS] = {};
 	__u64 thr[BS_MAX_GROUPS] = {};
 
-	if (bpf_map_lookup_elem(dp->fd[BS_MAP_FRONTENDS], &fe->key, &v))
+	if (!v->map_id[fe->fe.id])
 		add(fd, fe, "frontend", "missing from bs_frontends (the writer wrote id %u)", fe->fe.id);
-	else if (v.id != fe->fe.id)
-		add(fd, fe, "frontend", "bs_frontends says id %u, the writer wrote id %u", v.id, fe->fe.id);
-	if (bpf_map_lookup_elem(dp->fd[BS_MAP_FE_SPLITS], &fe->fe.id, &slot) || slot.split_id != fe->split_id) {
+	else if (v->map_id[fe->fe.id] - 1 != fe->fe.id)
+		add(fd, fe, "frontend", "bs_frontends says id %u, the writer wrote id %u", v->map_id[fe->fe.id] - 1,
+		    fe->fe.id);
+	if (split_id != fe->split_id) {
 		add(fd, fe, "split", "bs_fe_splits[%u] names split %u, the writer switched to split %u", fe->fe.id,
-		    slot.split_id, fe->split_id);
+		    split_id, fe->split_id);
 		return;
 	}
 	if (!fe->split_id)
 		return;
-	if (bpf_map_lookup_elem(dp->fd[BS_MAP_SPLITS], &fe->split_id, &split)) {
+	at = bs_idset_get(&v->split_at, fe->split_id);
+	if (!at) {
 		add(fd, fe, "split", "split %u is missing from bs_splits", fe->split_id);
 		return;
 	}
-	if (split.n_groups != fe->n_groups || split.affinity != fe->affinity) {
+	split = &v->splits[at - 1];
+	if (split->n_groups != fe->n_groups || split->affinity != fe->affinity) {
 		add(fd, fe, "split", "split %u has %u groups, affinity %u; the writer wrote %u groups, affinity %u",
-		    fe->split_id, split.n_groups, split.affinity, fe->n_groups, fe->affinity);
+		    fe->split_id, split->n_groups, split->affinity, fe->n_groups, fe->affinity);
 		return;
 	}
 	for (__u32 g = 0; g < fe->n_groups; g++)
 		weights[g] = fe->groups[g].weight;
 	bs_thresholds(weights, fe->n_groups, thr);
 	for (__u32 g = 0; g < fe->n_groups; g++) {
-		if (split.thresholds[g] != thr[g])
+		if (split->thresholds[g] != thr[g])
 			add(fd, fe, "thresholds",
 			    "split %u: group %u threshold %llu, the weights (%u of the total) give %llu", fe->split_id, g,
-			    (unsigned long long)split.thresholds[g], weights[g], (unsigned long long)thr[g]);
-		if (split.tables[g] != fe->groups[g].table_id)
+			    (unsigned long long)split->thresholds[g], weights[g], (unsigned long long)thr[g]);
+		if (split->tables[g] != fe->groups[g].table_id)
 			add(fd, fe, "table", "split %u: group %u names table %u, the writer wrote table %u", fe->split_id,
-			    g, split.tables[g], fe->groups[g].table_id);
+			    g, split->tables[g], fe->groups[g].table_id);
 		else
-			check_table(dp, fe, g, split.tables[g], want, have, fd);
+			check_table(dp, fe, g, split->tables[g], want, have, fd);
 	}
 	/* Backend slots of every member, ready or draining, and the metadata beside them. */
 	for (__u32 i = 0; i < fe->n_members; i++) {
 		const struct bs_member_rec *m = &fe->members[i];
 		const struct bs_be_entry *e = dp->be_by_id[m->backend_id];
-		struct bs_member_key mk = { fe->fe.id, m->backend_id, m->group };
-		struct bs_member mv;
-		struct bs_backend be;
+		struct ro_member want_m = { { fe->fe.id, m->backend_id, m->group }, { 0 } };
+		const struct ro_member *got;
+		struct bs_backend be = {};
 		char want_ep[64], have_ep[64];
 
 		if (!e)
 			continue;
-		if (bpf_map_lookup_elem(dp->fd[BS_MAP_BACKENDS], &m->backend_id, &be) || !be.family ||
-		    memcmp(be.addr, e->be.addr, sizeof(be.addr)) || be.port != e->be.port || be.family != e->be.family) {
+		if (!snap_backend(dp, v, m->backend_id, &be) || !be.family || memcmp(be.addr, e->be.addr, sizeof(be.addr)) ||
+		    be.port != e->be.port || be.family != e->be.family) {
 			bs_endpoint_format(e->be.addr, e->be.port, e->be.family, want_ep, sizeof(want_ep));
 			if (be.family)
 				bs_endpoint_format(be.addr, be.port, be.family, have_ep, sizeof(have_ep));
@@ -381,48 +528,27 @@ static void check_frontend(struct bs_dp *dp, struct bs_fe_entry *fe, __u32 *want
 			add(fd, fe, "backend", "backend id %u: bs_backends holds %s, the writer wrote %s", m->backend_id,
 			    have_ep, want_ep);
 		}
-		if (bpf_map_lookup_elem(dp->fd[BS_MAP_MEMBERS], &mk, &mv) || mv.state != m->state)
+		got = v->n_members ? bsearch(&want_m, v->members, v->n_members, sizeof(*v->members), ro_member_cmp) : NULL;
+		if (!got || got->v.state != m->state)
 			add(fd, fe, "members", "group %u: backend id %u missing from bs_members or in another state",
 			    m->group, m->backend_id);
 	}
 	for (__u32 g = 0; g < fe->n_groups; g++) {
-		struct bs_group_key gk = { fe->fe.id, g };
-		struct bs_group_info gi;
+		struct grp_rec want_g = { { fe->fe.id, g }, { 0 } };
+		const struct grp_rec *gi =
+			v->n_groups ? bsearch(&want_g, v->groups, v->n_groups, sizeof(*v->groups), grp_cmp) : NULL;
 
-		if (bpf_map_lookup_elem(dp->fd[BS_MAP_GROUPS], &gk, &gi) || gi.weight != fe->groups[g].weight ||
-		    strncmp(gi.name, fe->groups[g].name, BS_GROUP_NAME_LEN))
+		if (!gi || gi->v.weight != fe->groups[g].weight || strncmp(gi->v.name, fe->groups[g].name, BS_GROUP_NAME_LEN))
 			add(fd, fe, "groups", "group %u (%s, weight %u): bs_groups differs", g, fe->groups[g].name,
 			    fe->groups[g].weight);
 	}
 }
 
-struct extra_ctx {
-	struct bs_dp *dp;
-	bs_verify_fn fn;
-	void *ctx;
-	int n;
-};
-
-static int check_extra(const struct bs_frontend_key *key, const struct bs_frontend *val, void *arg)
-{
-	struct extra_ctx *x = arg;
-	struct bs_fe_entry *fe;
-	struct bs_verify_diff d = { .key = *key, .frontend_id = val->id, .what = "frontend" };
-
-	HASH_FIND(hh, x->dp->fe_by_key, key, sizeof(*key), fe);
-	if (fe)
-		return 0;
-	snprintf(d.detail, sizeof(d.detail), "in bs_frontends (id %u), unknown to the writer", val->id);
-	x->n++;
-	if (x->fn)
-		x->fn(&d, x->ctx);
-	return 0;
-}
-
 int bs_dp_verify(struct bs_dp *dp, bool repair, bs_verify_fn fn, void *ctx)
 {
 	__u32 *want = malloc(sizeof(struct bs_maglev_table_large)), *have = malloc(sizeof(struct bs_maglev_table_large));
-	struct extra_ctx x = { dp, fn, ctx, 0 };
+	struct vsnap snap;
+	int extra = 0;
 	struct fe_diffs *fd = calloc(1, sizeof(*fd));
 	struct bs_fe_entry *fe, *tmp;
 	int err, total = 0;
@@ -441,9 +567,14 @@ int bs_dp_verify(struct bs_dp *dp, bool repair, bs_verify_fn fn, void *ctx)
 	/* Tables no split names (a writer killed after writing them): freed in time. */
 	if (repair)
 		bs_retire_orphan_tables(dp);
+	err = vsnap_read(dp, &snap, fn, ctx, &extra);
+	if (err) {
+		bs_write_unlock(dp);
+		goto out_free;
+	}
 	HASH_ITER(hh, dp->fe_by_key, fe, tmp) {
 		fd->n = 0;
-		check_frontend(dp, fe, want, have, fd);
+		check_frontend(dp, &snap, fe, want, have, fd);
 		if (!fd->n)
 			continue;
 		if (repair) {
@@ -460,8 +591,8 @@ int bs_dp_verify(struct bs_dp *dp, bool repair, bs_verify_fn fn, void *ctx)
 		for (unsigned int i = 0; fn && i < fd->n; i++)
 			fn(&fd->d[i], ctx);
 	}
-	bs_dp_for_each_frontend(dp, check_extra, &x);
-	total += x.n;
+	total += extra;
+	vsnap_free(&snap);
 	bs_write_unlock(dp);
 	err = total;
 out_free:
