@@ -122,6 +122,7 @@ expect "dataplane load" 0 "pinned under $PIN"
 [ -e "$PIN/bs_frontends" ] && ok "maps pinned" || not_ok "maps pinned" "$PIN/bs_frontends missing"
 run bs -j dataplane load
 jcheck "load again reuses the pins" '.maps == "reused" and .max_entries.bs_conns == 8192'
+jcheck "load -j sizes every map, bs_members 4 x the larger of --max-frontends and --max-backends" '(.max_entries | keys) == (["bs_backends","bs_be_stats","bs_conns","bs_fe_info","bs_fe_splits","bs_fe_stats","bs_frontends","bs_groups","bs_maglev","bs_maglev_large","bs_members","bs_reasons","bs_rnat","bs_settings","bs_splits","bs_state"]) and .max_entries.bs_members == 2048'
 run bs -j dataplane show
 jcheck "dataplane show -j: defaults" '.links == [] and .settings.linger_ns == 2000000000 and .settings.udp_idle_ns == 30000000000 and (.settings.hash_key | length) == 32'
 run bs dataplane set --linger-ms 5000 --udp-idle-s 60 --hash-key 00112233445566778899aabbccddeeff
@@ -168,6 +169,12 @@ jcheck "-p pretty JSON, tcp by default" '.groups[1].weight == 30'
 [ "$(wc -l <<<"$OUT")" -gt 5 ] && ok "-p is indented" || not_ok "-p is indented"
 run bs frontend list -j
 jcheck "-j after the command" '.[0].n_groups == 2'
+
+# ---- verify: the maps against what was written ----
+run bs dataplane verify
+expect "dataplane verify: clean" 0 "data path consistent"
+run bs -j dataplane verify
+jcheck "dataplane verify -j: clean" '.clean == true and .differences == []'
 
 # ---- set-weights ----
 run bs frontend set-weights $FE stable=40 canary=60
