@@ -45,6 +45,9 @@ void help_dataplane(void)
 	       "(bs_groups, bs_members): exit 0 when they agree, 1 with one line per difference\n"
 	       "(-j: {\"clean\": bool, \"differences\": [...]}). It repairs nothing; the agent's\n"
 	       "--resync repairs what it finds.\n"
+	       "tc entry points attach as tcx links where the kernel has them (6.6 and later), as a\n"
+	       "classic clsact qdisc with a direct-action cls_bpf filter below; the environment\n"
+	       "variable BPFSPLIT_TC_ATTACH=classic (or tcx) forces one way.\n"
 	       "The hash key (32 hex digits) must be the same on every node.\n"
 	       "\n"
 	       "Examples:\n"
@@ -282,7 +285,7 @@ static int cmd_attach(int argc, char **argv)
 			break;
 		}
 		sp = strchr(how, ' ');
-		m = e == BS_ENTRY_XDP ? (sp ? sp + 1 : how) : "tcx";
+		m = e == BS_ENTRY_XDP ? (sp ? sp + 1 : how) : strncmp(how, "tc classic", 10) ? "tcx" : "tc-classic";
 		if (cli.json) {
 			cJSON *j = cJSON_CreateObject();
 
