@@ -25,6 +25,7 @@ enum bs_map_idx {
 	BS_MAP_FE_INFO,
 	BS_MAP_FE_SPLITS,
 	BS_MAP_MAGLEV_LARGE,
+	BS_MAP_HEALTH,
 	BS_MAP_COUNT
 };
 
@@ -128,6 +129,9 @@ int bs_dp_sync(struct bs_dp *dp);
 int bs_retire_orphan_tables(struct bs_dp *dp);
 void bs_dp_registry_clear(struct bs_dp *dp);
 __u64 bs_now_ns(void);
+
+/* dp_health.c */
+void bs_dp_health_forget(struct bs_dp *dp, __u32 frontend_id);
 
 /* dp_write.c */
 /* Order of member records: by backend id, then group (fe->members is kept sorted). */

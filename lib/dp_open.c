@@ -25,6 +25,7 @@ const char *const bs_map_names[BS_MAP_COUNT] = {
 	[BS_MAP_SETTINGS] = "bs_settings",   [BS_MAP_GROUPS] = "bs_groups",   [BS_MAP_MEMBERS] = "bs_members",
 	[BS_MAP_STATE] = "bs_state",         [BS_MAP_FE_INFO] = "bs_fe_info",
 	[BS_MAP_FE_SPLITS] = "bs_fe_splits", [BS_MAP_MAGLEV_LARGE] = "bs_maglev_large",
+	[BS_MAP_HEALTH] = "bs_health",
 };
 
 const unsigned int bs_dp_map_count = BS_MAP_COUNT;
@@ -186,11 +187,12 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 		err = -errno;
 		goto fail;
 	}
+	dp->skel->rodata->bs_health_per_backend = !o.no_backend_health;
 	bpf_object__for_each_map(map, dp->skel->obj) {
 		const char *name = bpf_map__name(map);
 		__u32 wanted = 0;
 
-		if (name[0] == '.') /* .rodata and friends are not pinned */
+		if (name[0] == '.' || bpf_map__is_internal(map)) /* .rodata and friends are not pinned */
 			continue;
 		if (!strcmp(name, "bs_frontends") || !strcmp(name, "bs_fe_stats") || !strcmp(name, "bs_fe_info") ||
 		    !strcmp(name, "bs_fe_splits"))
@@ -210,6 +212,8 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 		else if (!strcmp(name, "bs_members"))
 			wanted = o.max_members ? o.max_members
 					       : 4 * (o.max_backends > o.max_frontends ? o.max_backends : o.max_frontends);
+		else if (!strcmp(name, "bs_health"))
+			wanted = o.max_backends ? 4 * o.max_backends : 0;
 		snprintf(pin, sizeof(pin), "%s/%s", dp->root, name);
 		err = bpf_map__set_pin_path(map, pin);
 		err = err ?: size_map(map, pin, wanted);

@@ -53,6 +53,7 @@ static int build(struct bs_dp *dp, const struct bs_frontend_key *key, struct vie
 		vg->weight = gs->weight;
 		vg->table_id = gs->table_id;
 		v->weight_sum += gs->weight;
+		view_health_read(dp, v->fe.id, g, BS_ID_NONE, &vg->health);
 		vg->backends = calloc(gs->n_backends ? gs->n_backends : 1, sizeof(*vg->backends));
 		if (!vg->backends) {
 			err = -ENOMEM;
@@ -64,8 +65,10 @@ static int build(struct bs_dp *dp, const struct bs_frontend_key *key, struct vie
 
 			vb->spec = gs->backends[i];
 			vb->id = gs->backends[i].id;
-			if (vb->id)
+			if (vb->id) {
 				bs_dp_backend_counters(dp, vb->id, &vb->counters);
+				view_health_read(dp, v->fe.id, g, vb->id, &vb->health);
+			}
 			vg->n_ready += vb->spec.state == BS_BACKEND_READY;
 		}
 		qsort(vg->backends, vg->n_backends, sizeof(*vg->backends), backend_cmp);
