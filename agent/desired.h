@@ -88,6 +88,7 @@ enum desired_reason {
 	DR_REF_NOT_PERMITTED,  /* a cross-namespace backendRef without a ReferenceGrant: share refused */
 	DR_L7_NOT_ENFORCED,    /* the programmed rule's timeouts/filters are not enforced (warning) */
 	DR_ENDPOINT_GRACE,     /* a group lost every ready endpoint: the last ones bridge the gap (warning) */
+	DR_DATAPATH_LIMIT,     /* the spec is more than the data path holds (bs_spec_validate) */
 	DR_NREASONS,
 };
 
