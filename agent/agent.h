@@ -14,6 +14,7 @@
 #include "desired.h"
 #include "dp_writer.h"
 #include "flags.h"
+#include "grace.h"
 #include "k8s/kubeconfig.h"
 #include "kube_client.h"
 #include "metrics.h"
@@ -61,6 +62,7 @@ struct agent {
 	struct cache *cache;
 	struct bs_dp *dp;
 	struct dp_writer *w;
+	struct grace *grace;         /* RCU grace periods off the loop (NULL: inline) */
 	struct reconciler *rec;
 	struct metrics *m;
 	struct desired_opts dopts;
