@@ -22,7 +22,11 @@ struct grace {
 	bool requested, stop, busy;
 	uint64_t done_start_ns;  /* start of the last finished grace period, 0: none */
 	uint64_t used_start_ns;  /* ... the loop has already freed for */
+	uint64_t asked_ns;       /* when the loop last asked for one */
 };
+
+/* Grace periods at most this often (ns): one serves every entry retired before it. */
+#define GRACE_EVERY_NS (100ull * 1000 * 1000)
 
 /* CLOCK_MONOTONIC: the clock of the library's retire times. */
 static uint64_t now_ns(void)
@@ -113,7 +117,8 @@ void grace_tick(struct grace *g, struct bs_dp *dp)
 		bs_dp_flush_retired_after(dp, done);
 	}
 	/* Entries retired after the last start wait for the next grace period. */
-	if (!pending && bs_dp_retired_due(dp)) {
+	if (!pending && now_ns() - g->asked_ns >= GRACE_EVERY_NS && bs_dp_retired_due(dp)) {
+		g->asked_ns = now_ns();
 		pthread_mutex_lock(&g->mu);
 		g->requested = true;
 		pthread_cond_signal(&g->cv);
