@@ -136,7 +136,10 @@ void agent_on_event(void *ctx, int idx, enum kube_event_kind kind, const cJSON *
 					status_check_route(a, k, old->key);
 				break;
 			}
-			/* Not as expected: the usual path (the pass recomputes the route). */
+			/* Not as expected (e.g. a malformed status rejected): the pass recomputes
+			 * the route and reports it. */
+			if (err[0])
+				a->rejected[k]++;
 			a->desired_full = true;
 			agent_mark_dirty(a, now, true);
 			break;
