@@ -66,7 +66,7 @@ static void render_frontends(struct agent *a, struct mbuf *b, const struct desir
 
 		if (!s)
 			continue;
-		dp_key_str(&f->spec.key, fe, sizeof(fe));
+		bs_frontend_key_format(&f->spec.key, fe, sizeof(fe));
 		snprintf(owner, sizeof(owner), "%s/%s", cache_kind_name(f->owner_kind), f->owner);
 		render_spec(b, what, fe, owner, s, f->blocked);
 	}
@@ -302,7 +302,7 @@ static int scrape_fe(const struct bs_frontend_key *key, const struct bs_frontend
 	if (bs_dp_frontend_counters(s->dp, val->id, &c))
 		return 0;
 	v = s->family == 0 ? c.packets : s->family == 1 ? c.bytes : s->family == 2 ? c.new_conns : c.rejected;
-	dp_key_str(key, fe, sizeof(fe));
+	bs_frontend_key_format(key, fe, sizeof(fe));
 	mbuf_printf(s->b, "%s{frontend=\"%s\"} %llu\n", fe_families[s->family].name, fe, (unsigned long long)v);
 	return 0;
 }

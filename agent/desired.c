@@ -223,7 +223,7 @@ static void emit(struct builder *b, struct cands *cs, enum cache_kind kind, cons
 
 		HASH_FIND(hh, b->claims, &c->key, sizeof(c->key), cl);
 		if (cl) {
-			dp_key_str(&c->key, fe, sizeof(fe));
+			bs_frontend_key_format(&c->key, fe, sizeof(fe));
 			problem(b, kind, owner, c->parent, -1, DR_CONFLICT, false,
 				"frontend %s is already programmed by %s %s; not programmed for this one", fe,
 				cache_kind_name(cl->kind), cl->owner);
@@ -397,7 +397,7 @@ static bool fill_group(struct builder *b, enum cache_kind kind, const char *owne
 	struct be_list bl = { 0 };
 	char fe[80], name[CACHE_KEY_MAX];
 
-	dp_key_str(&c->key, fe, sizeof(fe));
+	bs_frontend_key_format(&c->key, fe, sizeof(fe));
 	if (gr->refused) {
 		snprintf(name, sizeof(name), "%s/%s", gr->ns, gr->svc);
 		copy_str(g->name, sizeof(g->name), name);
@@ -946,7 +946,7 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 			}
 		}
 		if (!c->blocked && holdable(b, CACHE_HTTPROUTE, e->key, c->parent, rule, c))
-			dp_spec_normalize(&c->spec);
+			bs_spec_normalize(&c->spec);
 	}
 	info_fill(&info, e->key, rollout);
 	emit(b, &cs, e->kind, e->key, &info, &dr->n_frontends);
@@ -1009,7 +1009,7 @@ static void rollout_compute(struct builder *b, const struct cache_entry *e)
 			}
 		}
 		if (!c->blocked && holdable(b, CACHE_ROLLOUT, e->key, -1, -1, c))
-			dp_spec_normalize(&c->spec);
+			bs_spec_normalize(&c->spec);
 	}
 	info_fill(&info, NULL, e);
 	emit(b, &cs, CACHE_ROLLOUT, e->key, &info, &emitted);

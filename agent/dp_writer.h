@@ -61,17 +61,5 @@ size_t dp_writer_mem_size(struct dp_writer *w);
 /* The info stored for key; -ENOENT when none. */
 int dp_writer_mem_get_info(struct dp_writer *w, const struct bs_frontend_key *key, struct bs_frontend_info *out);
 
-/* ---- spec helpers ---- */
-
-/* Deep copy (dst's old arrays are not freed: pass a zeroed or freed dst). */
-int dp_spec_copy(struct bs_frontend_spec *dst, const struct bs_frontend_spec *src);
-/* Sort each group's backends by (family, address, port) and merge duplicates (ready wins). */
-void dp_spec_normalize(struct bs_frontend_spec *spec);
-/* Same key, affinity, groups (name, weight) in order, and backends with states, as sets. */
-bool dp_spec_equal(const struct bs_frontend_spec *a, const struct bs_frontend_spec *b);
-/* "default/rollouts-demo-stable=70(3 ready),default/rollouts-demo-canary=30(1 ready,1 draining)" */
-void dp_spec_summary(const struct bs_frontend_spec *spec, char *buf, size_t len);
-/* "10.96.0.10:80/tcp" */
-void dp_key_str(const struct bs_frontend_key *key, char *buf, size_t len);
 
 #endif

@@ -141,11 +141,11 @@ static int sync_one(struct reconciler *r, struct rec_fe *f, const struct reconci
 	uint64_t done;
 	int rc;
 
-	dp_key_str(&f->key, fe, sizeof(fe));
+	bs_frontend_key_format(&f->key, fe, sizeof(fe));
 	st->checked++;
 	rc = r->w->read(r->w, &f->key, &actual);
 	if (!rc) {
-		bool same = dp_spec_equal(&actual, f->good);
+		bool same = bs_spec_equal(&actual, f->good);
 
 		bs_frontend_spec_free(&actual);
 		if (same) {
@@ -162,7 +162,7 @@ static int sync_one(struct reconciler *r, struct rec_fe *f, const struct reconci
 	memcpy(&full, f->good, spec_size(f->good->n_groups));
 	rc = r->w->apply(r->w, &full, err, sizeof(err));
 	done = o->clock_ns ? o->clock_ns() : mono_ns();
-	dp_spec_summary(f->good, sum, sizeof(sum));
+	bs_spec_summary(f->good, sum, sizeof(sum));
 	if (rc) {
 		f->in_sync = false;
 		st->failed++;
@@ -201,7 +201,7 @@ static void sync_info(struct reconciler *r, struct rec_fe *f, const struct bs_fr
 		return;
 	if (f->info_stored && !full && !memcmp(&f->info, want, sizeof(*want)))
 		return;
-	dp_key_str(&f->key, fe, sizeof(fe));
+	bs_frontend_key_format(&f->key, fe, sizeof(fe));
 	rc = r->w->info(r->w, &f->key, want);
 	st->info_writes++;
 	if (rc) {
@@ -238,7 +238,7 @@ static void report_unowned(struct reconciler *r, struct reconcile_stats *st)
 		if (f && (f->wanted || f->owned))
 			continue;
 		st->not_owned++;
-		dp_key_str(&keys[i], fe, sizeof(fe));
+		bs_frontend_key_format(&keys[i], fe, sizeof(fe));
 		bs_info("msg=\"frontend in the maps is not in the desired state and was not written by this agent; "
 			"left as is\" frontend=%s hint=\"remove it with: bpfsplit frontend remove %s\"", fe, fe);
 	}
@@ -365,16 +365,16 @@ int reconcile_run(struct reconciler *r, const struct desired *d, const struct re
 					continue; /* nothing to keep */
 				f->in_sync = true;
 				f->owned = true;
-				dp_key_str(&f->key, fe, sizeof(fe));
+				bs_frontend_key_format(&f->key, fe, sizeof(fe));
 				bs_info("msg=\"frontend kept as found in the maps until its problem is fixed\" frontend=%s "
 					"owner=%s/%s", fe, cache_kind_name(f->owner_kind), f->owner);
 				sync_info(r, f, &df->info, o->full, st);
 				continue;
 			}
-		} else if (!f->has_good || !dp_spec_equal(f->good, &df->spec)) {
+		} else if (!f->has_good || !bs_spec_equal(f->good, &df->spec)) {
 			struct bs_frontend_spec copy;
 
-			if (dp_spec_copy(&copy, &df->spec) || set_good(f, &copy)) {
+			if (bs_spec_copy(&copy, &df->spec) || set_good(f, &copy)) {
 				if (partial)
 					owner_set_free(&os);
 				return -ENOMEM;
@@ -406,7 +406,7 @@ int reconcile_run(struct reconciler *r, const struct desired *d, const struct re
 			st->owned++;
 			continue;
 		}
-		dp_key_str(&f->key, fe, sizeof(fe));
+		bs_frontend_key_format(&f->key, fe, sizeof(fe));
 		rc = r->w->remove(r->w, &f->key);
 		if (rc && rc != -ENOENT) {
 			st->failed++;

@@ -195,7 +195,7 @@ size_t route_status_conditions(const struct desired *d, const struct desired_rou
 			}
 			if (listed >= 8)
 				continue;
-			dp_key_str(&f->spec.key, fe, sizeof(fe));
+			bs_frontend_key_format(&f->spec.key, fe, sizeof(fe));
 			snprintf(line, sizeof(line), "%s%s", fe, f->blocked ? " (last good split kept)" : "");
 			msg_add(&lm, line);
 			listed++;

@@ -134,6 +134,16 @@ struct bs_frontend_spec {
  * or -E2BIG (too many ready backends in a group) with err naming the frontend, group and
  * cause. bs_dp_apply calls it; so do the agent, the CLI and the in-memory writer. */
 int bs_spec_validate(const struct bs_frontend_spec *spec, char *err, size_t err_len);
+/* Order of backends by (family, address, port): <0, 0, >0. */
+int bs_backend_spec_cmp(const struct bs_backend_spec *a, const struct bs_backend_spec *b);
+/* Deep copy (dst's old arrays are not freed: pass a zeroed or freed dst). */
+int bs_spec_copy(struct bs_frontend_spec *dst, const struct bs_frontend_spec *src);
+/* Sort each group's backends by (family, address, port) and merge duplicates (ready wins). */
+void bs_spec_normalize(struct bs_frontend_spec *spec);
+/* Same key, affinity, groups (name, weight) in order, and backends with states, as sets. */
+bool bs_spec_equal(const struct bs_frontend_spec *a, const struct bs_frontend_spec *b);
+/* "default/rollouts-demo-stable=70(3 ready),default/rollouts-demo-canary=30(1 ready,1 draining)" */
+void bs_spec_summary(const struct bs_frontend_spec *spec, char *buf, size_t len);
 
 /* Make the data path serve spec: new tables aside, one write to switch, old freed after a
  * grace period. A no-op when nothing changed. On error nothing changes, and err says

@@ -27,8 +27,7 @@ static const char *state_name(__u8 s)
 static const struct bs_backend_spec *find_backend(const struct bs_group_spec *g, const struct bs_backend_spec *b)
 {
 	for (__u32 i = 0; i < g->n_backends; i++)
-		if (g->backends[i].family == b->family && g->backends[i].port == b->port &&
-		    !memcmp(g->backends[i].addr, b->addr, sizeof(b->addr)))
+		if (!bs_backend_spec_cmp(&g->backends[i], b))
 			return &g->backends[i];
 	return NULL;
 }

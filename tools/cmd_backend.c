@@ -60,7 +60,7 @@ static const char *row_state(const struct row *r)
 
 static bool same_backend(const struct bs_backend_spec *a, const struct bs_backend_spec *b)
 {
-	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, sizeof(a->addr));
+	return !bs_backend_spec_cmp(a, b);
 }
 
 /* One row per backend over every frontend view, sorted by id. */

@@ -13,14 +13,8 @@
 static int backend_cmp(const void *pa, const void *pb)
 {
 	const struct view_backend *a = pa, *b = pb;
-	int c;
 
-	if (a->spec.family != b->spec.family)
-		return a->spec.family < b->spec.family ? -1 : 1;
-	c = memcmp(a->spec.addr, b->spec.addr, sizeof(a->spec.addr));
-	if (c)
-		return c;
-	return ntohs(a->spec.port) < ntohs(b->spec.port) ? -1 : ntohs(a->spec.port) > ntohs(b->spec.port);
+	return bs_backend_spec_cmp(&a->spec, &b->spec);
 }
 
 static int build(struct bs_dp *dp, const struct bs_frontend_key *key, struct view_frontend *v)

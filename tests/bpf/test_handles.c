@@ -310,11 +310,11 @@ static void a_fresh_reader_reads_back_what_was_written(void **state)
 
 		assert_int_equal(bs_dp_read(ro, &s[i].spec.key, &got), 0);
 		assert_int_equal(bs_dp_read(dp, &s[i].spec.key, &mine), 0);
-		assert_int_equal(dp_spec_copy(&want, &s[i].spec), 0);
-		dp_spec_normalize(&want);
-		dp_spec_normalize(&got);
-		assert_true(dp_spec_equal(&want, &got));
-		assert_true(dp_spec_equal(&mine, &got));
+		assert_int_equal(bs_spec_copy(&want, &s[i].spec), 0);
+		bs_spec_normalize(&want);
+		bs_spec_normalize(&got);
+		assert_true(bs_spec_equal(&want, &got));
+		assert_true(bs_spec_equal(&mine, &got));
 		assert_int_equal(got.id, mine.id);
 		assert_int_equal(got.split_id, mine.split_id);
 		for (__u32 g = 0; g < got.n_groups; g++) {
@@ -352,10 +352,10 @@ static void earlier_frontends_unaffected(struct spec_buf *written, int n)
 			struct bs_frontend_spec got, want;
 
 			assert_int_equal(bs_dp_read(ro, &written[i].spec.key, &got), 0);
-			assert_int_equal(dp_spec_copy(&want, &written[i].spec), 0);
-			dp_spec_normalize(&want);
-			dp_spec_normalize(&got);
-			assert_true(dp_spec_equal(&want, &got));
+			assert_int_equal(bs_spec_copy(&want, &written[i].spec), 0);
+			bs_spec_normalize(&want);
+			bs_spec_normalize(&got);
+			assert_true(bs_spec_equal(&want, &got));
 			bs_frontend_spec_free(&got);
 			bs_frontend_spec_free(&want);
 		}

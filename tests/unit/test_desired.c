@@ -1081,7 +1081,7 @@ static void assert_same_desired(const struct desired *a, const struct desired *b
 		assert_string_equal(x->owner, b->fe[i].owner);
 		assert_int_equal(x->blocked, b->fe[i].blocked);
 		assert_int_equal(x->parent, b->fe[i].parent);
-		assert_true(x->blocked || dp_spec_equal(&x->spec, &b->fe[i].spec));
+		assert_true(x->blocked || bs_spec_equal(&x->spec, &b->fe[i].spec));
 		assert_memory_equal(&x->info, &b->fe[i].info, sizeof(x->info));
 	}
 	for (size_t i = 0; i < b->n_routes; i++) {

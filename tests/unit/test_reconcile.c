@@ -561,17 +561,17 @@ static void test_spec_equal(void **state)
 	a.groups[0].n_backends = 3;
 	b = a;
 	b.groups[0].backends = bb;
-	assert_true(dp_spec_equal(&a, &b));
+	assert_true(bs_spec_equal(&a, &b));
 	bb[0].state = BS_BACKEND_DRAINING;
-	assert_false(dp_spec_equal(&a, &b));
+	assert_false(bs_spec_equal(&a, &b));
 	bb[0].state = BS_BACKEND_READY;
 	b.groups[0].weight = 6;
-	assert_false(dp_spec_equal(&a, &b));
+	assert_false(bs_spec_equal(&a, &b));
 	b.groups[0].weight = 5;
 	b.affinity = BS_AFFINITY_CLIENT;
-	assert_false(dp_spec_equal(&a, &b));
+	assert_false(bs_spec_equal(&a, &b));
 	ba[1].state = BS_BACKEND_DRAINING;
-	dp_spec_summary(&a, sum, sizeof(sum));
+	bs_spec_summary(&a, sum, sizeof(sum));
 	assert_string_equal(sum, "default/x=5(2 ready,1 draining)");
 }
 
