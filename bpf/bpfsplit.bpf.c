@@ -9,6 +9,7 @@
 #include "bs_select.h"
 #include "bs_rewrite_xdp.h"
 #include "bs_rewrite_tc.h"
+#include "bs_sock.h"
 
 static __always_inline void bs_account(const struct bs_decision *d, __u32 bytes)
 {

@@ -85,49 +85,104 @@ static __always_inline __u32 bs_pick_group(const struct bs_split *split, __u32 h
 	return n;
 }
 
+/* Outcome of the two-stage selection (bs_pick_backend). */
+enum bs_pick_result {
+	BS_PICK_OK = 0,
+	BS_PICK_NO_SPLIT = 1,     /* the split id names no split */
+	BS_PICK_ZERO_WEIGHT = 2,  /* every group weighs 0 */
+	BS_PICK_NO_BACKEND = 3,   /* the chosen group has weight but no ready backend */
+	BS_PICK_BACKEND_GONE = 4, /* the table names a backend id no longer in bs_backends */
+};
+
+/* The two-stage selection, shared by the packet path and the socket hooks: hash the flow
+ * key, pick the group by threshold, then the backend from that group's Maglev table.
+ * *group and *be are set on BS_PICK_OK (and *group on BS_PICK_BACKEND_GONE). */
+static __always_inline int bs_pick_backend(const struct bs_flow_key *flow, __u32 split_id,
+					   const struct bs_settings *s, __u32 *group_out, __u32 *bid_out,
+					   struct bs_backend **be_out)
+{
+	struct bs_maglev_table *tbl;
+	struct bs_backend *be;
+	struct bs_split *split;
+	__u32 h, group, table_id, slot, bid;
+
+	split = bpf_map_lookup_elem(&bs_splits, &split_id);
+	if (!split)
+		return BS_PICK_NO_SPLIT;
+	h = bs_flow_hash(flow, split->affinity, s->hash_key);
+	group = bs_pick_group(split, h);
+	if (group >= BS_MAX_GROUPS || group >= split->n_groups)
+		return BS_PICK_ZERO_WEIGHT;
+	table_id = split->tables[group];
+	tbl = table_id ? bpf_map_lookup_elem(&bs_maglev, &table_id) : NULL;
+	if (!tbl)
+		return BS_PICK_NO_BACKEND;
+	slot = bs_maglev_slot(h, s->hash_key);
+	/* The compiler knows slot < BS_MAGLEV_SIZE; the verifier must be shown. */
+	asm volatile("" : "+r"(slot));
+	if (slot >= BS_MAGLEV_SIZE)
+		return BS_PICK_NO_BACKEND;
+	bid = tbl->backend_ids[slot];
+	*group_out = group;
+	be = bpf_map_lookup_elem(&bs_backends, &bid);
+	if (!be || !be->family)
+		return BS_PICK_BACKEND_GONE;
+	*bid_out = bid;
+	*be_out = be;
+	return BS_PICK_OK;
+}
+
+/* A frontend's id and the split in force for it; 0, or -1 when the key is no frontend
+ * (or its split slot is missing). */
+static __always_inline int bs_frontend_split(const struct bs_frontend_key *fk, __u32 *fe_id, __u32 *split_id)
+{
+	struct bs_frontend *fe = bpf_map_lookup_elem(&bs_frontends, fk);
+	struct bs_fe_split *slot;
+	__u32 id;
+
+	if (!fe)
+		return -1;
+	id = fe->id;
+	/* The split comes from the frontend's array slot: one aligned 4-byte read of what
+	 * userspace switched with one aligned 4-byte write. */
+	slot = bpf_map_lookup_elem(&bs_fe_splits, &id);
+	if (!slot)
+		return -1;
+	*fe_id = id;
+	*split_id = *(volatile __u32 *)&slot->split_id;
+	return 0;
+}
+
 /* Choose for a new flow of frontend fe and record the choice; returns d->action. A subprogram: it runs
  * only for new flows, and its stack frame must not add to the RST builder's. */
 static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, const struct bs_settings *s,
 				struct bs_decision *d)
 {
-	struct bs_maglev_table *tbl;
-	struct bs_backend *be;
-	struct bs_split *split;
+	struct bs_backend *be = NULL;
 	struct bs_conn ct = {};
 	struct bs_rnat rn = {};
 	struct bs_flow_key rkey = {};
-	__u32 h, group, table_id, slot, bid;
+	__u32 group = 0, bid = 0;
 	__u64 now = bpf_ktime_get_ns();
+	int r;
 
 	d->frontend_id = fe_id;
-	split = bpf_map_lookup_elem(&bs_splits, &split_id);
-	if (!split) {
+	r = bs_pick_backend(&p->flow, split_id, s, &group, &bid, &be);
+	if (r == BS_PICK_NO_SPLIT) {
 		d->action = BS_ACT_PASS;
 		d->reason = BS_R_PASS_NO_SPLIT;
 		return d->action;
 	}
-	h = bs_flow_hash(&p->flow, split->affinity, s->hash_key);
-	group = bs_pick_group(split, h);
-	if (group >= BS_MAX_GROUPS || group >= split->n_groups) {
-		if (!bs_follow_retransmit(p, d))
-			bs_refuse(d, p, BS_R_REJECT_ZERO_WEIGHT, BS_R_DROP_ZERO_WEIGHT);
+	if (r == BS_PICK_ZERO_WEIGHT || r == BS_PICK_NO_BACKEND) {
+		if (!bs_follow_retransmit(p, d)) {
+			if (r == BS_PICK_ZERO_WEIGHT)
+				bs_refuse(d, p, BS_R_REJECT_ZERO_WEIGHT, BS_R_DROP_ZERO_WEIGHT);
+			else
+				bs_refuse(d, p, BS_R_REJECT_NO_BACKEND, BS_R_DROP_NO_BACKEND);
+		}
 		return d->action;
 	}
-	table_id = split->tables[group];
-	tbl = table_id ? bpf_map_lookup_elem(&bs_maglev, &table_id) : NULL;
-	if (!tbl) {
-		if (!bs_follow_retransmit(p, d))
-			bs_refuse(d, p, BS_R_REJECT_NO_BACKEND, BS_R_DROP_NO_BACKEND);
-		return d->action;
-	}
-	slot = bs_maglev_slot(h, s->hash_key);
-	/* The compiler knows slot < BS_MAGLEV_SIZE; the verifier must be shown. */
-	asm volatile("" : "+r"(slot));
-	if (slot >= BS_MAGLEV_SIZE)
-		return d->action;
-	bid = tbl->backend_ids[slot];
-	be = bpf_map_lookup_elem(&bs_backends, &bid);
-	if (!be || !be->family) {
+	if (r != BS_PICK_OK || !be) {
 		d->action = BS_ACT_DROP;
 		d->reason = BS_R_DROP_BACKEND_GONE;
 		return d->action;
@@ -181,9 +236,7 @@ static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, c
 static __always_inline void bs_decide_ingress(struct bs_pkt *p, struct bs_decision *d)
 {
 	struct bs_frontend_key fk = {};
-	struct bs_frontend *fe;
-	struct bs_fe_split *slot;
-	__u32 fe_id, split_id;
+	__u32 fe_id = 0, split_id = 0;
 	struct bs_settings *s;
 	struct bs_conn *ct;
 	__u32 zero = 0;
@@ -223,23 +276,13 @@ static __always_inline void bs_decide_ingress(struct bs_pkt *p, struct bs_decisi
 	fk.port = p->flow.dport;
 	fk.family = p->flow.family;
 	fk.proto = p->flow.proto;
-	fe = bpf_map_lookup_elem(&bs_frontends, &fk);
-	if (!fe) {
+	if (bs_frontend_split(&fk, &fe_id, &split_id)) {
 		d->reason = BS_R_PASS_NOT_FRONTEND;
 		return;
 	}
 	s = bpf_map_lookup_elem(&bs_settings, &zero);
 	if (!s)
 		return;
-	fe_id = fe->id;
-	/* The split comes from the frontend's array slot: one aligned 4-byte read of what
-	 * userspace switched with one aligned 4-byte write. */
-	slot = bpf_map_lookup_elem(&bs_fe_splits, &fe_id);
-	if (!slot) {
-		d->reason = BS_R_PASS_NO_SPLIT;
-		return;
-	}
-	split_id = *(volatile __u32 *)&slot->split_id;
 
 	d->action = bs_choose(p, fe_id, split_id, s, d);
 }

@@ -149,5 +149,7 @@ int bs_dp_gc_conns(struct bs_dp *dp)
 	}
 	free(g.victims);
 	free(g.vals);
+	if (!err)
+		bs_dp_gc_snat(dp); /* SNAT ports of the records just retired */
 	return err ? err : n;
 }

@@ -21,6 +21,14 @@
  * preallocated, so this is a cap, not memory spent. */
 #define BS_DEFAULT_MAX_TABLES (4 * BS_DEFAULT_MAX_FRONTENDS)
 
+/* Socket-hook reverse entries (socket cookie + backend -> frontend) and SNAT reverse
+ * entries; LRU maps, so the oldest go first when full. */
+#define BS_DEFAULT_MAX_SOCK_REV 65536
+#define BS_DEFAULT_MAX_SNAT 65536
+/* SNAT source ports: above Linux's default ip_local_port_range (32768-60999). */
+#define BS_DEFAULT_SNAT_PORT_LO 61000
+#define BS_DEFAULT_SNAT_PORT_HI 65535
+
 /* How long a record outlives the FIN that closed its connection (ns). */
 #define BS_DEFAULT_LINGER_NS (2ULL * 1000 * 1000 * 1000)
 /* A UDP record idle this long is chosen afresh by the next packet (ns). */
