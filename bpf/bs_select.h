@@ -20,10 +20,11 @@ struct bs_decision {
 	__u32 reason;   /* enum bs_reason */
 	__be32 addr[4]; /* backend address (FORWARD) */
 	__be16 port;    /* backend port (FORWARD) */
-	__u16 pad;
+	__be16 nat_port; /* BS_NAT_SNAT: source port to write (with the node's address) */
 	__u32 frontend_id;
 	__u32 backend_id;
 	__u32 new_conn; /* 1 when this packet created the record */
+	__u32 nat_mode; /* BS_NAT_* of the flow */
 };
 
 static __always_inline int bs_is_syn(const struct bs_pkt *p)
@@ -39,6 +40,8 @@ static __always_inline void bs_follow(struct bs_decision *d, const struct bs_con
 	d->port = ct->backend_port;
 	d->frontend_id = ct->frontend_id;
 	d->backend_id = ct->backend_id;
+	d->nat_mode = ct->nat_mode;
+	d->nat_port = ct->nat_port;
 }
 
 /* A reject or drop, in its TCP (RST) or UDP (drop) form. */
@@ -153,6 +156,81 @@ static __always_inline int bs_frontend_split(const struct bs_frontend_key *fk, _
 	return 0;
 }
 
+/* How many ports a new SNAT flow tries before it is dropped (bounded for the verifier). */
+#define BS_SNAT_TRIES 16
+
+/* The reverse key of a SNAT flow: the reply's 5-tuple, backend -> node:port. */
+static __always_inline void bs_snat_key(struct bs_flow_key *rk, const struct bs_flow_key *flow, const __be32 *be_addr,
+					__be16 be_port, const __be32 *node_addr, __be16 port)
+{
+	__builtin_memcpy(rk->saddr, be_addr, 16);
+	__builtin_memcpy(rk->daddr, node_addr, 16);
+	rk->sport = be_port;
+	rk->dport = port;
+	rk->family = flow->family;
+	rk->proto = flow->proto;
+}
+
+/* The node's address for a family as four words; 0 when the node has none. */
+static __always_inline int bs_node_addr(const struct bs_node_cfg *n, __u8 family, __be32 *out)
+{
+	if (family == BS_AF_INET) {
+		out[0] = n->addr4;
+		out[1] = out[2] = out[3] = 0;
+		return n->addr4 != 0;
+	}
+	__builtin_memcpy(out, n->addr6, 16);
+	return (n->addr6[0] | n->addr6[1] | n->addr6[2] | n->addr6[3]) != 0;
+}
+
+/* Allocate a source port for a new SNAT flow towards be: the first of BS_SNAT_TRIES
+ * pseudo-random candidates whose reverse entry can be inserted (BPF_NOEXIST: an entry
+ * holds its port). Returns 0 with *port set (network order), or -1. */
+static __always_inline int bs_snat_alloc(const struct bs_pkt *p, const struct bs_backend *be, const struct bs_node_cfg *n,
+					 const __be32 *node_addr, __u32 fe_id, __be16 *port)
+{
+	struct bs_flow_key rk = {};
+	struct bs_snat v = {};
+	__u32 range = (__u32)n->port_hi - n->port_lo + 1, start = bpf_get_prandom_u32();
+
+	if (!n->port_lo || n->port_hi < n->port_lo)
+		return -1;
+	__builtin_memcpy(v.client_addr, p->flow.saddr, 16);
+	__builtin_memcpy(v.frontend_addr, p->flow.daddr, 16);
+	v.client_port = p->flow.sport;
+	v.frontend_port = p->flow.dport;
+	v.family = p->flow.family;
+	v.nat_mode = BS_NAT_SNAT;
+	v.frontend_id = fe_id;
+	for (__u32 i = 0; i < BS_SNAT_TRIES; i++) {
+		__be16 cand = bpf_htons((__u16)(n->port_lo + (start + i * 7919) % range));
+
+		bs_snat_key(&rk, &p->flow, be->addr, be->port, node_addr, cand);
+		if (!bpf_map_update_elem(&bs_snat_rev, &rk, &v, BPF_NOEXIST)) {
+			*port = cand;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Free the port a record holds (its reverse entry), when the record is replaced. */
+static __always_inline void bs_snat_release(const struct bs_flow_key *flow, const struct bs_conn *ct)
+{
+	struct bs_node_cfg *n;
+	struct bs_flow_key rk = {};
+	__be32 node_addr[4];
+	__u32 zero = 0;
+
+	if (ct->nat_mode != BS_NAT_SNAT)
+		return;
+	n = bpf_map_lookup_elem(&bs_node, &zero);
+	if (!n || !bs_node_addr(n, flow->family, node_addr))
+		return;
+	bs_snat_key(&rk, flow, ct->backend_addr, ct->backend_port, node_addr, ct->nat_port);
+	bpf_map_delete_elem(&bs_snat_rev, &rk);
+}
+
 /* Choose for a new flow of frontend fe and record the choice; returns d->action. A subprogram: it runs
  * only for new flows, and its stack frame must not add to the RST builder's. */
 static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, const struct bs_settings *s,
@@ -160,9 +238,7 @@ static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, c
 {
 	struct bs_backend *be = NULL;
 	struct bs_conn ct = {};
-	struct bs_rnat rn = {};
-	struct bs_flow_key rkey = {};
-	__u32 group = 0, bid = 0;
+	__u32 group = 0, bid = 0, zero = 0;
 	__u64 now = bpf_ktime_get_ns();
 	int r;
 
@@ -201,6 +277,22 @@ static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, c
 	}
 	if (p->flow.proto == IPPROTO_UDP)
 		ct.last_ns = now;
+	/* SNAT (north-south on a cluster node): a source port of this node's, so that the
+	 * reply comes back here from a backend on any node. A stray RST gets no port. */
+	{
+		struct bs_node_cfg *n = bpf_map_lookup_elem(&bs_node, &zero);
+		__be32 node_addr[4];
+
+		if (n && n->nat_mode == BS_NAT_SNAT && bs_node_addr(n, p->flow.family, node_addr) &&
+		    !(p->flow.proto == IPPROTO_TCP && (p->tcp_flags & BS_TCP_RST))) {
+			if (bs_snat_alloc(p, be, n, node_addr, fe_id, &ct.nat_port)) {
+				d->action = BS_ACT_DROP;
+				d->reason = BS_R_DROP_SNAT_PORTS;
+				return d->action;
+			}
+			ct.nat_mode = BS_NAT_SNAT;
+		}
+	}
 
 	d->backend_id = bid;
 	d->new_conn = 1;
@@ -212,23 +304,39 @@ static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, c
 		return d->action;
 	if (bpf_map_update_elem(&bs_conns, &p->flow, &ct, BPF_NOEXIST)) {
 		/* A record exists: a retransmitted SYN follows it; anything else (a reused
-		 * 5-tuple, an idle UDP flow) replaces it. */
-		if (bs_follow_retransmit(p, d))
+		 * 5-tuple, an idle UDP flow) replaces it. A port allocated for nothing, or
+		 * held by the replaced record, is freed. */
+		struct bs_conn *old;
+
+		if (bs_follow_retransmit(p, d)) {
+			bs_snat_release(&p->flow, &ct);
 			return d->action;
+		}
+		old = bpf_map_lookup_elem(&bs_conns, &p->flow);
+		if (old)
+			bs_snat_release(&p->flow, old);
 		bpf_map_update_elem(&bs_conns, &p->flow, &ct, BPF_ANY);
 	}
+	if (ct.nat_mode == BS_NAT_SNAT)
+		return d->action; /* replies are found through bs_snat_rev, not bs_rnat */
 
-	__builtin_memcpy(rkey.saddr, be->addr, 16);
-	__builtin_memcpy(rkey.daddr, p->flow.saddr, 16);
-	rkey.sport = be->port;
-	rkey.dport = p->flow.sport;
-	rkey.family = p->flow.family;
-	rkey.proto = p->flow.proto;
-	__builtin_memcpy(rn.frontend_addr, p->flow.daddr, 16);
-	rn.frontend_port = p->flow.dport;
-	rn.family = p->flow.family;
-	rn.frontend_id = fe_id;
-	bpf_map_update_elem(&bs_rnat, &rkey, &rn, BPF_ANY);
+	/* Scoped so that the compiler may reuse the SNAT block's stack for them. */
+	{
+		struct bs_rnat rn = {};
+		struct bs_flow_key rkey = {};
+
+		__builtin_memcpy(rkey.saddr, be->addr, 16);
+		__builtin_memcpy(rkey.daddr, p->flow.saddr, 16);
+		rkey.sport = be->port;
+		rkey.dport = p->flow.sport;
+		rkey.family = p->flow.family;
+		rkey.proto = p->flow.proto;
+		__builtin_memcpy(rn.frontend_addr, p->flow.daddr, 16);
+		rn.frontend_port = p->flow.dport;
+		rn.family = p->flow.family;
+		rn.frontend_id = fe_id;
+		bpf_map_update_elem(&bs_rnat, &rkey, &rn, BPF_ANY);
+	}
 	return d->action;
 }
 
@@ -309,6 +417,55 @@ static __always_inline struct bs_rnat *bs_lookup_reply(const struct bs_pkt *p)
 		ct->last_ns = bpf_ktime_get_ns();
 	}
 	return rn;
+}
+
+/* tc ingress on a SNAT node: a reply to one of the node's allocated ports (backend ->
+ * node:port). Returns its reverse entry, or NULL for every other packet. A FIN/RST marks
+ * the forward record closing. */
+static __always_inline struct bs_snat *bs_lookup_snat_reply(const struct bs_pkt *p)
+{
+	struct bs_node_cfg *n;
+	struct bs_snat *v;
+	struct bs_flow_key fwd = {};
+	struct bs_conn *ct;
+	__be32 node_addr[4];
+	__u32 zero = 0;
+	__u16 port;
+
+	n = bpf_map_lookup_elem(&bs_node, &zero);
+	if (!n || n->nat_mode != BS_NAT_SNAT)
+		return NULL;
+	port = bpf_ntohs(p->flow.dport);
+	if (port < n->port_lo || port > n->port_hi || !bs_node_addr(n, p->flow.family, node_addr))
+		return NULL;
+	if (node_addr[0] != p->flow.daddr[0] || node_addr[1] != p->flow.daddr[1] || node_addr[2] != p->flow.daddr[2] ||
+	    node_addr[3] != p->flow.daddr[3])
+		return NULL;
+	v = bpf_map_lookup_elem(&bs_snat_rev, &p->flow);
+	if (!v || p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST)))
+		return v;
+	__builtin_memcpy(fwd.saddr, v->client_addr, 16);
+	__builtin_memcpy(fwd.daddr, v->frontend_addr, 16);
+	fwd.sport = v->client_port;
+	fwd.dport = v->frontend_port;
+	fwd.family = p->flow.family;
+	fwd.proto = p->flow.proto;
+	ct = bpf_map_lookup_elem(&bs_conns, &fwd);
+	if (ct && !(ct->flags & BS_CONN_F_CLOSING)) {
+		ct->flags |= BS_CONN_F_CLOSING;
+		ct->last_ns = bpf_ktime_get_ns();
+	}
+	return v;
+}
+
+/* Whether this node source-NATs packet-path frontends (the XDP entry point leaves those
+ * to tc, which can forward them itself). */
+static __always_inline int bs_node_snat(void)
+{
+	__u32 zero = 0;
+	struct bs_node_cfg *n = bpf_map_lookup_elem(&bs_node, &zero);
+
+	return n && n->nat_mode == BS_NAT_SNAT;
 }
 
 #endif

@@ -166,6 +166,9 @@ class ClusterLab:
         ip(r, "link", "add", "x0", "type", "veth", "peer", "name", "eth0", "netns", x)
         ip(r, "addr", "add", "192.168.100.1/24", "dev", "x0")
         ip(r, "link", "set", "x0", "up")
+        if self.backend_tx_off:
+            # Replies towards the external client get software checksums too (as on a wire).
+            run(["ip", "netns", "exec", r, "ethtool", "-K", "x0", "tx", "off"])
         ip(x, "addr", "add", f"{EXTERNAL_ADDR}/24", "dev", "eth0")
         ip(x, "link", "set", "eth0", "up")
         ip(x, "route", "add", "default", "via", "192.168.100.1")
