@@ -309,7 +309,7 @@ class ClusterLab:
                           node=node, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         return HoldConn(proc)
 
-    def nstat(self, ns, names=("TcpInCsumErrors", "TcpOutRsts", "UdpInCsumErrors")):
+    def nstat(self, ns, names=("TcpInCsumErrors", "TcpOutRsts", "UdpInCsumErrors", "TcpActiveOpens")):
         """{counter: value} of a namespace (absolute values)."""
         out = run(["ip", "netns", "exec", ns, "nstat", "-asz", "--json"])
         doc = json.loads(out)
@@ -318,6 +318,48 @@ class ClusterLab:
 
     def nft(self, ns, script):
         run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=script)
+
+    def install_kube_proxy_rules(self, services):
+        """kube-proxy-style nftables rules in every node namespace: for each
+        (name, vip, port, pods) a DNAT to one of pods chosen at random, in prerouting
+        (pods) and output (the node), and a forward rule dropping conntrack-INVALID
+        packets, as kube-proxy installs them."""
+        rules = []
+        for name, vip, port, pods in services:
+            targets = ", ".join(f"{i} : {p.addr} . {TCP_PORT}" for i, p in enumerate(pods))
+            rules.append(f'ip daddr {vip} tcp dport {port} counter dnat to numgen random mod {len(pods)} '
+                         f'map {{ {targets} }} comment "{name}"')
+        body = "\n    ".join(rules)
+        script = f"""table ip kubeproxy-lab {{
+  chain prerouting {{
+    type nat hook prerouting priority dstnat; policy accept;
+    {body}
+  }}
+  chain output {{
+    type nat hook output priority -100; policy accept;
+    {body}
+  }}
+  chain forward {{
+    type filter hook forward priority filter; policy accept;
+    ct state invalid counter drop comment "invalid"
+  }}
+}}
+"""
+        for n in self.nodes:
+            self.nft(n.ns, script)
+
+    def nft_counters(self, ns):
+        """{rule comment: packets} of the kube-proxy-style table (prerouting and output
+        rules of one service add up)."""
+        doc = json.loads(run(["ip", "netns", "exec", ns, "nft", "-j", "list", "table", "ip", "kubeproxy-lab"]))
+        out = {}
+        for obj in doc.get("nftables", []):
+            rule = obj.get("rule")
+            if not rule or "comment" not in rule:
+                continue
+            packets = sum(e["counter"]["packets"] for e in rule["expr"] if "counter" in e)
+            out[rule["comment"]] = out.get(rule["comment"], 0) + packets
+        return out
 
 
 class HoldConn:

@@ -1,0 +1,159 @@
+"""End to end, north-south on a cluster: an external client behind a router that reaches
+the Gateway address over ECMP across three nodes. Every node runs bpfsplit with the tc
+entry point on its uplink and pod bridge in SNAT mode: whichever node a connection
+arrives on chooses (the same tables and hash on every node, so each bound source port's
+backend is predicted exactly), rewrites the source to its own address and an allocated
+port, and translates replies back — from backends on other nodes and on itself — without
+its stack ever seeing them (no RST counted by any node's nstat). Backends on the pods'
+veths compute checksums in software, as does the router towards the client: a wrong
+checksum would show in TcpInCsumErrors."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+from harness import CLI, binomial_bound
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
+
+from cluster import FRONTEND_PORT, GATEWAY_VIP, ClusterLab, NodeDataPath, frontend  # noqa: E402
+
+N_FRESH = int(os.environ.get("BPFSPLIT_E2E_FRESH", "2000"))
+FE = frontend(GATEWAY_VIP, FRONTEND_PORT)
+TARGET = f"{GATEWAY_VIP}:{FRONTEND_PORT}"
+
+
+class NorthSouthBase:
+    """Shared by the plain and the kube-proxy-coexistence variants."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lab = ClusterLab(n_nodes=3, pods_per_node=2)
+        cls.lab.up()
+        try:
+            cls.dps = [NodeDataPath(cls.lab, n, CLI) for n in cls.lab.nodes]
+            for dp in cls.dps:
+                dp.attach_cgroup()
+                dp.attach_snat()
+            cls.extra_setup()
+        except BaseException:
+            cls.lab.close()
+            raise
+
+    @classmethod
+    def extra_setup(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.close()
+
+    def all_ns(self):
+        return [n.ns for n in self.lab.nodes] + [p.ns for p in self.lab.pods] + [self.lab.ext_ns]
+
+    def setUp(self):
+        self.nstat_before = {ns: self.lab.nstat(ns) for ns in self.all_ns()}
+
+    def tearDown(self):
+        for ns in self.all_ns():
+            after = self.lab.nstat(ns)
+            self.assertEqual(after["TcpInCsumErrors"], self.nstat_before[ns]["TcpInCsumErrors"],
+                             f"TcpInCsumErrors moved in {ns}: a rewritten checksum is wrong")
+            if ns in [n.ns for n in self.lab.nodes]:
+                self.assertEqual(after["TcpOutRsts"], self.nstat_before[ns]["TcpOutRsts"],
+                                 f"node {ns} sent a RST: a reply reached its stack")
+
+    def apply_all(self, w_stable, w_canary):
+        for dp in self.dps:
+            dp.apply(FE, w_stable, w_canary)
+
+    def check_exact(self, results):
+        """Each result: no error, the predicted backend (every node predicts the same),
+        the frontend as peer, a node's address as the source the backend saw. Returns
+        [(entry node address, backend pod)]."""
+        ports = (results[0]["port"], results[-1]["port"])
+        wants = [dp.predict(FE, "192.168.100.2", ports) for dp in self.dps]
+        self.assertTrue(all(w == wants[0] for w in wants), "nodes disagree on the choice")
+        node_addrs = {n.addr for n in self.lab.nodes}
+        out = []
+        for r in results:
+            self.assertNotIn("error", r, f"port {r['port']}: {r.get('error')}")
+            be = self.lab.pod_by_name(r["backend"])
+            self.assertEqual(be.endpoint(), wants[0][r["port"]],
+                             f"port {r['port']}: reached {r['backend']}, predicted {wants[0][r['port']]}")
+            self.assertEqual(r["peer"], TARGET, "replies must come from the frontend")
+            seen_addr = r["seen"].split(":")[0]
+            self.assertIn(seen_addr, node_addrs, "SNAT: the backend sees the choosing node's address")
+            out.append((seen_addr, be))
+        return out
+
+    def test_1_split_70_30_through_every_node(self):
+        self.apply_all(70, 30)
+        opens = self.lab.nstat(self.lab.ext_ns)["TcpActiveOpens"]
+        results = self.lab.fresh(None, TARGET, (40000, 40000 + N_FRESH - 1))
+        pairs = self.check_exact(results)
+        self.assertGreaterEqual(self.lab.nstat(self.lab.ext_ns)["TcpActiveOpens"] - opens, N_FRESH,
+                                "nstat does not count the client's connections")
+        canary = sum(1 for _, be in pairs if be.colour == "orange")
+        low, high = binomial_bound(N_FRESH, 0.3, 3)
+        self.assertTrue(low <= canary <= high, f"canary {canary}/{N_FRESH}, expected 30% within 3 sd")
+        self.assertEqual({a for a, _ in pairs}, {n.addr for n in self.lab.nodes},
+                         "ECMP should bring connections to every node")
+        self.assertEqual({be.name for _, be in pairs}, {p.name for p in self.lab.pods})
+        same_node = sum(1 for a, be in pairs if be.node.addr == a)
+        self.assertGreater(same_node, 0, "no connection was served by a backend on its entry node")
+        total = {"snat_new": 0, "snat_reply": 0}
+        for dp in self.dps:
+            reasons = dp.reasons()
+            for k in total:
+                total[k] += reasons.get(k, 0)
+            self.assertEqual(reasons.get("drop_snat_ports", 0), 0)
+            self.assertEqual(reasons.get("drop_no_route", 0), 0)
+        self.assertGreaterEqual(total["snat_new"], N_FRESH)
+        self.assertGreaterEqual(total["snat_reply"], N_FRESH)
+
+    def test_2_long_lived_connection_keeps_its_backend(self):
+        self.apply_all(70, 30)
+        want = self.dps[0].predict(FE, "192.168.100.2", (46000, 46100))
+        port = next(p for p, be in sorted(want.items())
+                    if self.lab.pod_by_addr(be.split(":")[0]).colour == "green")
+        held = self.lab.hold(None, TARGET, port)
+        try:
+            first = held.round()
+            self.assertNotIn("error", first)
+            self.assertEqual(first["colour"], "green")
+            for w in (30, 60, 100):
+                self.apply_all(100 - w, w)
+                lo = 47000 + w * 10
+                pairs = self.check_exact(self.lab.fresh(None, TARGET, (lo, lo + 199)))
+                if w == 100:
+                    self.assertTrue(all(be.colour == "orange" for _, be in pairs))
+                self.assertEqual(held.round(), first, f"the held connection moved at canary weight {w}")
+        finally:
+            held.close()
+
+    def test_3_retired_records_free_their_ports(self):
+        def held_ports(dp):
+            out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", f"{dp.pin_root}/bs_snat_rev"],
+                                 capture_output=True, text=True, check=True).stdout
+            return len(json.loads(out))
+
+        self.apply_all(50, 50)
+        pairs = self.check_exact(self.lab.fresh(None, TARGET, (48000, 48199)))
+        self.assertEqual(sum(held_ports(dp) for dp in self.dps) >= len(pairs), True,
+                         "every flow should hold a port until its record retires")
+        time.sleep(2.5)  # the default linger after FIN (2 s), so that gc may retire them
+        for dp in self.dps:
+            dp.cli("flow", "gc")
+            self.assertEqual(held_ports(dp), 0, f"{dp.node.name}: SNAT ports still held after gc")
+
+
+class ClusterNorthSouth(NorthSouthBase, unittest.TestCase):
+    pass
+
+
+if __name__ == "__main__":
+    unittest.main()
