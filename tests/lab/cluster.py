@@ -419,9 +419,10 @@ class NodeDataPath:
             self.cli("dataplane", "attach", ifname, "--entry", "tc-ingress", netns=self.node.ns)
         self.cli("node", "set", "--nat", "snat", "--node-addr", self.node.addr)
 
-    def apply(self, frontend, w_stable, w_canary, port=TCP_PORT):
+    def apply(self, frontend, w_stable, w_canary, port=TCP_PORT, exclude=()):
+        """Greens as group "stable", oranges as "canary" (but the pods in exclude)."""
         def members(pods):
-            return [{"address": p.endpoint(port), "state": "ready"} for p in pods]
+            return [{"address": p.endpoint(port), "state": "ready"} for p in pods if p not in exclude]
         doc = {"frontend": frontend, "groups": [
             {"name": "stable", "weight": w_stable, "backends": members(self.lab.green)},
             {"name": "canary", "weight": w_canary, "backends": members(self.lab.orange)}]}
