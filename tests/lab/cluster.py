@@ -197,6 +197,12 @@ class ClusterLab:
         # A node forwards with strict reverse-path filtering, as many distributions set it.
         self._sysctls(n.ns, [("net.ipv4.ip_forward", 1), ("net.ipv4.conf.all.rp_filter", 1),
                              ("net.ipv4.conf.default.rp_filter", 1)])
+        # kube-proxy with a bridge CNI needs bridged traffic to pass netfilter (br_netfilter),
+        # or a pod's connection to a Service backed by a pod on the same bridge never gets
+        # its reply un-NATed. Set when the host has the module; bpfsplit does not need it.
+        self.br_netfilter = os.path.exists("/proc/sys/net/bridge/bridge-nf-call-iptables")
+        if self.br_netfilter:
+            self._sysctls(n.ns, [("net.bridge.bridge-nf-call-iptables", 1)])
         for p in n.pods:
             self._add_ns(p.ns)
             ip(n.ns, "link", "add", p.host_if, "type", "veth", "peer", "name", "eth0", "netns", p.ns)
