@@ -14,8 +14,8 @@ from harness import CLI, binomial_bound
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
 
-from cluster import (CLUSTER_IP, FRONTEND_PORT, TCP_PORT, UDP_FRONTEND_PORT, UDP_PORT,  # noqa: E402
-                     ClusterLab, NodeDataPath, frontend)
+from cluster import (CLUSTER_IP, CLUSTER_IP6, FRONTEND_PORT, TCP_PORT, UDP_FRONTEND_PORT,  # noqa: E402
+                     UDP_PORT, ClusterLab, NodeDataPath, frontend)
 
 N_FRESH = int(os.environ.get("BPFSPLIT_E2E_FRESH", "2000"))
 FE = frontend(CLUSTER_IP, FRONTEND_PORT)
@@ -110,6 +110,24 @@ class ClusterEastWest(unittest.TestCase):
             reached = self.check_exact(i, pod, results, fe=FE_UDP, peer=f"{CLUSTER_IP}:{UDP_FRONTEND_PORT}",
                                         be_port=UDP_PORT)
             self.assertEqual({be.colour for be in reached}, {"green", "orange"})
+
+    def test_5_ipv6_connect_time_split(self):
+        fe6 = f"[{CLUSTER_IP6}]:{FRONTEND_PORT}/tcp"
+        for dp in self.dps:
+            dp.apply(fe6, 70, 30, family=6)
+        reached_all = set()
+        for i, node in enumerate(self.lab.nodes):
+            pod = node.pods[0]
+            results = self.lab.fresh(pod, f"[{CLUSTER_IP6}]:{FRONTEND_PORT}", (51000, 51299), family=6)
+            want = self.dps[i].predict(fe6, pod.addr6, (51000, 51299))
+            for r in results:
+                self.assertNotIn("error", r, f"{pod.name} port {r['port']}: {r.get('error')}")
+                be = self.lab.pod_by_name(r["backend"])
+                self.assertEqual(be.endpoint(TCP_PORT, 6), want[r["port"]])
+                self.assertEqual(r["seen"], f"[{pod.addr6}]:{r['port']}", "the backend must see the pod itself")
+                self.assertEqual(r["peer"], f"[{CLUSTER_IP6}]:{FRONTEND_PORT}")
+                reached_all.add(be.name)
+        self.assertEqual(reached_all, {p.name for p in self.lab.pods})
 
     def test_4_process_outside_the_cgroup_is_not_split(self):
         """The hooks act on the node's cgroup only: a process outside it reaching the cluster

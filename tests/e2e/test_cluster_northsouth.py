@@ -19,11 +19,14 @@ from harness import CLI, binomial_bound
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
 
-from cluster import FRONTEND_PORT, GATEWAY_VIP, ClusterLab, NodeDataPath, frontend  # noqa: E402
+from cluster import (EXTERNAL_ADDR, EXTERNAL_ADDR6, FRONTEND_PORT, GATEWAY_VIP, GATEWAY_VIP6,  # noqa: E402
+                     TCP_PORT, ClusterLab, NodeDataPath, frontend)
 
 N_FRESH = int(os.environ.get("BPFSPLIT_E2E_FRESH", "2000"))
 FE = frontend(GATEWAY_VIP, FRONTEND_PORT)
 TARGET = f"{GATEWAY_VIP}:{FRONTEND_PORT}"
+FE6 = f"[{GATEWAY_VIP6}]:{FRONTEND_PORT}/tcp"
+TARGET6 = f"[{GATEWAY_VIP6}]:{FRONTEND_PORT}"
 
 
 class NorthSouthBase:
@@ -70,22 +73,24 @@ class NorthSouthBase:
         for dp in self.dps:
             dp.apply(FE, w_stable, w_canary)
 
-    def check_exact(self, results):
+    def check_exact(self, results, family=4):
         """Each result: no error, the predicted backend (every node predicts the same),
         the frontend as peer, a node's address as the source the backend saw. Returns
         [(entry node address, backend pod)]."""
         ports = (results[0]["port"], results[-1]["port"])
-        wants = [dp.predict(FE, "192.168.100.2", ports) for dp in self.dps]
+        fe, target = (FE, TARGET) if family == 4 else (FE6, TARGET6)
+        client = EXTERNAL_ADDR if family == 4 else EXTERNAL_ADDR6
+        wants = [dp.predict(fe, client, ports) for dp in self.dps]
         self.assertTrue(all(w == wants[0] for w in wants), "nodes disagree on the choice")
-        node_addrs = {n.addr for n in self.lab.nodes}
+        node_addrs = {n.addr if family == 4 else n.addr6 for n in self.lab.nodes}
         out = []
         for r in results:
             self.assertNotIn("error", r, f"port {r['port']}: {r.get('error')}")
             be = self.lab.pod_by_name(r["backend"])
-            self.assertEqual(be.endpoint(), wants[0][r["port"]],
+            self.assertEqual(be.endpoint(TCP_PORT, family), wants[0][r["port"]],
                              f"port {r['port']}: reached {r['backend']}, predicted {wants[0][r['port']]}")
-            self.assertEqual(r["peer"], TARGET, "replies must come from the frontend")
-            seen_addr = r["seen"].split(":")[0]
+            self.assertEqual(r["peer"], target, "replies must come from the frontend")
+            seen_addr = r["seen"].rsplit(":", 1)[0].strip("[]")
             self.assertIn(seen_addr, node_addrs, "SNAT: the backend sees the choosing node's address")
             out.append((seen_addr, be))
         return out
@@ -134,6 +139,15 @@ class NorthSouthBase:
                 self.assertEqual(held.round(), first, f"the held connection moved at canary weight {w}")
         finally:
             held.close()
+
+    def test_4_ipv6_through_every_node(self):
+        for dp in self.dps:
+            dp.apply(FE6, 70, 30, family=6)
+        results = self.lab.fresh(None, TARGET6, (52000, 52599), family=6)
+        pairs = self.check_exact(results, family=6)
+        self.assertEqual({a for a, _ in pairs}, {n.addr6 for n in self.lab.nodes})
+        self.assertEqual({be.name for _, be in pairs}, {p.name for p in self.lab.pods})
+        self.assertGreater(sum(1 for a, be in pairs if be.node.addr6 == a), 0)
 
     def test_3_retired_records_free_their_ports(self):
         def held_ports(dp):

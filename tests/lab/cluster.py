@@ -54,6 +54,10 @@ UDP_FRONTEND_PORT = 53
 TCP_PORT = 8080
 UDP_PORT = 5353
 EXTERNAL_ADDR = "192.168.100.2"
+# IPv6 (dual stack): the same plan under fd00::/8.
+CLUSTER_IP6 = "fd00:96::10"
+GATEWAY_VIP6 = "fd00:100::10"
+EXTERNAL_ADDR6 = "fd00:192::2"
 COLOURS = ("green", "orange")
 
 
@@ -64,12 +68,13 @@ class Pod:
         self.ns = f"bsk{lab_id}n{node.i}p{j}"
         self.host_if = f"p{j}"
         self.addr = f"10.244.{node.i}.{10 + j}"
+        self.addr6 = f"fd00:244:{node.i}::{10 + j}"
         self.colour = COLOURS[j % 2]
         self.name = f"n{node.i}{self.colour[0]}{j // 2 or ''}"
         self.proc = None
 
-    def endpoint(self, port=TCP_PORT):
-        return f"{self.addr}:{port}"
+    def endpoint(self, port=TCP_PORT, family=4):
+        return f"{self.addr}:{port}" if family == 4 else f"[{self.addr6}]:{port}"
 
 
 class Node:
@@ -80,6 +85,9 @@ class Node:
         self.addr = f"10.0.0.{10 + i}"
         self.cidr = f"10.244.{i}.0/24"
         self.gw = f"10.244.{i}.1"
+        self.addr6 = f"fd00:10::{10 + i}"
+        self.cidr6 = f"fd00:244:{i}::/64"
+        self.gw6 = f"fd00:244:{i}::1"
         self.cgroup = f"{CGROUP_ROOT}/bsk{lab_id}-n{i}"
         self.pods = [Pod(self, j, lab_id) for j in range(n_pods)]
 
@@ -118,7 +126,8 @@ class ClusterLab:
         return next(p for p in self.pods if p.name == name)
 
     def pod_by_addr(self, addr):
-        return next((p for p in self.pods if p.addr == addr), None)
+        addr = addr.strip("[]")
+        return next((p for p in self.pods if addr in (p.addr, p.addr6)), None)
 
     # --- life cycle ---------------------------------------------------------
 
@@ -157,46 +166,58 @@ class ClusterLab:
         self._add_ns(r)
         ip(r, "link", "add", "br0", "type", "bridge")
         ip(r, "addr", "add", "10.0.0.254/24", "dev", "br0")
+        ip(r, "addr", "add", "fd00:10::254/64", "dev", "br0", "nodad")
         ip(r, "link", "set", "br0", "up")
         self._sysctls(r, [("net.ipv4.ip_forward", 1), ("net.ipv4.conf.all.rp_filter", 0),
-                          ("net.ipv4.conf.default.rp_filter", 0), ("net.ipv4.fib_multipath_hash_policy", 1)])
+                          ("net.ipv4.conf.default.rp_filter", 0), ("net.ipv4.fib_multipath_hash_policy", 1),
+                          ("net.ipv6.conf.all.forwarding", 1), ("net.ipv6.fib_multipath_hash_policy", 1)])
         # External client behind the router.
         x = self.ext_ns
         self._add_ns(x)
         ip(r, "link", "add", "x0", "type", "veth", "peer", "name", "eth0", "netns", x)
         ip(r, "addr", "add", "192.168.100.1/24", "dev", "x0")
+        ip(r, "addr", "add", "fd00:192::1/64", "dev", "x0", "nodad")
         ip(r, "link", "set", "x0", "up")
         if self.backend_tx_off:
             # Replies towards the external client get software checksums too (as on a wire).
             run(["ip", "netns", "exec", r, "ethtool", "-K", "x0", "tx", "off"])
         ip(x, "addr", "add", f"{EXTERNAL_ADDR}/24", "dev", "eth0")
+        ip(x, "addr", "add", f"{EXTERNAL_ADDR6}/64", "dev", "eth0", "nodad")
         ip(x, "link", "set", "eth0", "up")
         ip(x, "route", "add", "default", "via", "192.168.100.1")
+        ip(x, "-6", "route", "add", "default", "via", "fd00:192::1")
         for n in self.nodes:
             self._build_node(n)
-        nexthops = []
+        nexthops, nexthops6 = [], []
         for n in self.nodes:
             ip(r, "route", "add", n.cidr, "via", n.addr)
+            ip(r, "-6", "route", "add", n.cidr6, "via", n.addr6)
             nexthops += ["nexthop", "via", n.addr, "weight", "1"]
+            nexthops6 += ["nexthop", "via", n.addr6, "weight", "1"]
         ip(r, "route", "add", f"{GATEWAY_VIP}/32", *nexthops)
+        ip(r, "-6", "route", "add", f"{GATEWAY_VIP6}/128", *nexthops6)
         for n in self.nodes:
             for m in self.nodes:
                 if m is not n:
                     ip(n.ns, "route", "add", m.cidr, "via", m.addr)
+                    ip(n.ns, "-6", "route", "add", m.cidr6, "via", m.addr6)
 
     def _build_node(self, n):
         self._add_ns(n.ns)
         ip(self.router_ns, "link", "add", f"n{n.i}", "type", "veth", "peer", "name", "eth0", "netns", n.ns)
         ip(self.router_ns, "link", "set", f"n{n.i}", "master", "br0", "up")
         ip(n.ns, "addr", "add", f"{n.addr}/24", "dev", "eth0")
+        ip(n.ns, "addr", "add", f"{n.addr6}/64", "dev", "eth0", "nodad")
         ip(n.ns, "link", "set", "eth0", "up")
         ip(n.ns, "route", "add", "default", "via", "10.0.0.254")
+        ip(n.ns, "-6", "route", "add", "default", "via", "fd00:10::254")
         ip(n.ns, "link", "add", "cni0", "type", "bridge")
         ip(n.ns, "addr", "add", f"{n.gw}/24", "dev", "cni0")
+        ip(n.ns, "addr", "add", f"{n.gw6}/64", "dev", "cni0", "nodad")
         ip(n.ns, "link", "set", "cni0", "up")
         # A node forwards with strict reverse-path filtering, as many distributions set it.
         self._sysctls(n.ns, [("net.ipv4.ip_forward", 1), ("net.ipv4.conf.all.rp_filter", 1),
-                             ("net.ipv4.conf.default.rp_filter", 1)])
+                             ("net.ipv4.conf.default.rp_filter", 1), ("net.ipv6.conf.all.forwarding", 1)])
         # kube-proxy with a bridge CNI needs bridged traffic to pass netfilter (br_netfilter),
         # or a pod's connection to a Service backed by a pod on the same bridge never gets
         # its reply un-NATed. Set when the host has the module; bpfsplit does not need it.
@@ -208,8 +229,10 @@ class ClusterLab:
             ip(n.ns, "link", "add", p.host_if, "type", "veth", "peer", "name", "eth0", "netns", p.ns)
             ip(n.ns, "link", "set", p.host_if, "master", "cni0", "up")
             ip(p.ns, "addr", "add", f"{p.addr}/24", "dev", "eth0")
+            ip(p.ns, "addr", "add", f"{p.addr6}/64", "dev", "eth0", "nodad")
             ip(p.ns, "link", "set", "eth0", "up")
             ip(p.ns, "route", "add", "default", "via", n.gw)
+            ip(p.ns, "-6", "route", "add", "default", "via", n.gw6)
             if self.backend_tx_off:
                 # Checksums towards backends computed in software, so that a wrong one
                 # shows in the backend's TcpInCsumErrors.
@@ -292,14 +315,14 @@ class ClusterLab:
             raise LabError(f"{' '.join(argv)} in {ns} exited {proc.returncode}: {proc.stderr.strip()[-600:]}")
         return proc.stdout
 
-    def fresh(self, pod, target, ports, udp=False, in_cgroup=True):
+    def fresh(self, pod, target, ports, udp=False, in_cgroup=True, family=4):
         """One new connection (or UDP datagram) per source port from pod (a Pod, or None
         for the external client); returns the client's JSON list."""
         lo, hi = ports
         if pod is None:
-            ns, bind, node = self.ext_ns, EXTERNAL_ADDR, None
+            ns, bind, node = self.ext_ns, EXTERNAL_ADDR if family == 4 else EXTERNAL_ADDR6, None
         else:
-            ns, bind, node = pod.ns, pod.addr, pod.node if in_cgroup else None
+            ns, bind, node = pod.ns, pod.addr if family == 4 else pod.addr6, pod.node if in_cgroup else None
         argv = [PYTHON, CLIENT_PY, "fresh", "--target", target, "--bind", bind, "--ports", f"{lo}-{hi}"]
         if udp:
             argv.append("--udp")
@@ -423,12 +446,12 @@ class NodeDataPath:
         enter there), SNAT with the node's address."""
         for ifname in ("eth0", "cni0"):
             self.cli("dataplane", "attach", ifname, "--entry", "tc-ingress", netns=self.node.ns)
-        self.cli("node", "set", "--nat", "snat", "--node-addr", self.node.addr)
+        self.cli("node", "set", "--nat", "snat", "--node-addr", self.node.addr, "--node-addr", self.node.addr6)
 
-    def apply(self, frontend, w_stable, w_canary, port=TCP_PORT, exclude=()):
+    def apply(self, frontend, w_stable, w_canary, port=TCP_PORT, exclude=(), family=4):
         """Greens as group "stable", oranges as "canary" (but the pods in exclude)."""
         def members(pods):
-            return [{"address": p.endpoint(port), "state": "ready"} for p in pods if p not in exclude]
+            return [{"address": p.endpoint(port, family), "state": "ready"} for p in pods if p not in exclude]
         doc = {"frontend": frontend, "groups": [
             {"name": "stable", "weight": w_stable, "backends": members(self.lab.green)},
             {"name": "canary", "weight": w_canary, "backends": members(self.lab.orange)}]}

@@ -30,8 +30,16 @@ def parse_answer(line):
     return {"colour": parts[0], "backend": parts[1], "seen": parts[2]}
 
 
+def family_of(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def fmt(addr):
+    return f"[{addr[0]}]:{addr[1]}" if ":" in addr[0] else f"{addr[0]}:{addr[1]}"
+
+
 def one_tcp(target, bind, port, timeout):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(family_of(bind), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.settimeout(timeout)
     try:
@@ -41,7 +49,7 @@ def one_tcp(target, bind, port, timeout):
         s.sendall(b"?\n")
         rfile = s.makefile("rb")
         out = parse_answer(rfile.readline())
-        out["peer"] = f"{peer[0]}:{peer[1]}"
+        out["peer"] = fmt(peer)
         rfile.close()
         return out
     finally:
@@ -49,14 +57,14 @@ def one_tcp(target, bind, port, timeout):
 
 
 def one_udp(target, bind, port, timeout):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family_of(bind), socket.SOCK_DGRAM)
     s.settimeout(timeout)
     try:
         s.bind((bind, port))
         s.sendto(b"?", target)
         data, peer = s.recvfrom(2048)
         out = parse_answer(data)
-        out["peer"] = f"{peer[0]}:{peer[1]}"
+        out["peer"] = fmt(peer)
         return out
     finally:
         s.close()
@@ -81,7 +89,7 @@ def run_fresh(args):
 
 def run_hold(args):
     target = split_target(args.target)
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(family_of(args.bind), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.settimeout(args.timeout)
     s.bind((args.bind, args.port))
@@ -93,7 +101,7 @@ def run_hold(args):
             peer = s.getpeername()
             s.sendall(b"?\n")
             out = parse_answer(rfile.readline())
-            out["peer"] = f"{peer[0]}:{peer[1]}"
+            out["peer"] = fmt(peer)
         except (OSError, ValueError) as exc:
             out = {"error": f"{type(exc).__name__}: {exc}"}
         print(json.dumps(out), flush=True)

@@ -19,7 +19,9 @@ import threading
 
 
 def answer(srv, peer):
-    return f"{srv.colour} {srv.name} {peer[0]}:{peer[1]}\n".encode()
+    host = peer[0][len("::ffff:"):] if peer[0].startswith("::ffff:") and "." in peer[0] else peer[0]
+    where = f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
+    return f"{srv.colour} {srv.name} {where}\n".encode()
 
 
 class TcpHandler(socketserver.StreamRequestHandler):
@@ -39,9 +41,15 @@ class TcpHandler(socketserver.StreamRequestHandler):
 
 
 class TcpServer(socketserver.ThreadingTCPServer):
+    """Dual stack: [::] with IPV6_V6ONLY off also takes IPv4 (as ::ffff:a.b.c.d)."""
+    address_family = socket.AF_INET6
     allow_reuse_address = True
     daemon_threads = True
     request_queue_size = 512
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
 
 
 def serve_udp(sock, srv):
@@ -58,10 +66,11 @@ def main():
     ap.add_argument("--udp-port", type=int, default=5353)
     ap.add_argument("--ready-file")
     args = ap.parse_args()
-    tcp = TcpServer(("0.0.0.0", args.tcp_port), TcpHandler)
+    tcp = TcpServer(("::", args.tcp_port), TcpHandler)
     tcp.colour, tcp.name = args.colour, args.name
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("0.0.0.0", args.udp_port))
+    udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    udp.bind(("::", args.udp_port))
     threading.Thread(target=serve_udp, args=(udp, tcp), daemon=True).start()
     if args.ready_file:
         tmp = args.ready_file + ".tmp"

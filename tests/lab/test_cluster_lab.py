@@ -7,7 +7,7 @@ import json
 import os
 import unittest
 
-from cluster import GATEWAY_VIP, ClusterLab, run
+from cluster import GATEWAY_VIP, GATEWAY_VIP6, ClusterLab, run
 
 
 class ClusterLabTest(unittest.TestCase):
@@ -46,6 +46,16 @@ class ClusterLabTest(unittest.TestCase):
         for n in self.lab.nodes[1:]:
             self.assertIn(f"{n.cidr} via {n.addr}", routes)
 
+    def test_ipv6_dual_stack(self):
+        src = self.lab.nodes[0].pods[1]
+        dst = self.lab.nodes[2].pods[0]
+        r = self.lab.fresh(src, dst.endpoint(family=6), (41500, 41501), family=6)
+        for x in r:
+            self.assertNotIn("error", x)
+            self.assertEqual(x["seen"], f"[{src.addr6}]:{x['port']}")
+        r = self.lab.fresh(None, dst.endpoint(family=6), (41600, 41600), family=6)
+        self.assertNotIn("error", r[0])
+
     def test_external_client_reaches_pods_and_ecmp_spans_every_node(self):
         r = self.lab.fresh(None, self.lab.nodes[2].pods[1].endpoint(), (42000, 42002))
         for x in r:
@@ -53,6 +63,9 @@ class ClusterLabTest(unittest.TestCase):
         route = json.loads(run(["ip", "-n", self.lab.router_ns, "-j", "route", "show", f"{GATEWAY_VIP}/32"]))
         hops = {h["gateway"] for h in route[0]["nexthops"]}
         self.assertEqual(hops, {n.addr for n in self.lab.nodes})
+        route = json.loads(run(["ip", "-n", self.lab.router_ns, "-6", "-j", "route", "show", f"{GATEWAY_VIP6}/128"]))
+        hops = {h["gateway"] for h in route[0]["nexthops"]}
+        self.assertEqual(hops, {n.addr6 for n in self.lab.nodes})
 
     def test_processes_run_in_the_node_cgroup(self):
         for n in self.lab.nodes:
