@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # bpfsplit — top-level build. `make help` lists the targets.
 # Everything built goes to $(BUILD); nothing generated is committed.
 
@@ -45,12 +46,14 @@ AGENT := $(BUILD)/bpfsplit-agent
 
 TEST_C_SRCS := $(wildcard tests/unit/test_*.c) $(wildcard tests/bpf/test_*.c)
 TEST_C_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_C_SRCS))
+# Test tooling (not suites): tests/tools/*.c, e.g. the flow-group predictor of the e2e tests.
+TEST_TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 
 # Object files of test binaries are kept, so that relinking is cheap.
 .SECONDARY:
 
 .PHONY: all help test demo demo-clean bench clean install deps
-all: $(BPF_OBJS) $(SKEL) $(LIB) $(AGENT_LIB) $(CLI) $(if $(wildcard agent/main.c),$(AGENT)) $(TEST_C_BINS)
+all: $(BPF_OBJS) $(SKEL) $(LIB) $(AGENT_LIB) $(CLI) $(if $(wildcard agent/main.c),$(AGENT)) $(TEST_C_BINS) $(TEST_TOOL_BINS)
 
 help:
 	@echo "make            build BPF objects, skeletons, library, CLI and test binaries into $(BUILD)/"
@@ -58,6 +61,7 @@ help:
 	@echo "make demo       install dependencies, build, run the canary-rollout demo"
 	@echo "make demo CLUSTER=1  the same rollout on a three-node cluster lab (pods and outside traffic)"
 	@echo "make bench      run the benchmarks"
+	@echo "make bench-build  build the benchmark binaries only"
 	@echo "make install    install binaries under PREFIX (default /usr/local)"
 	@echo "make clean      remove $(BUILD)/"
 	@echo "V=1             show the commands"
@@ -95,6 +99,10 @@ $(AGENT): $(BUILD)/agent/main.o $(AGENT_LIB) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT) $(LDLIBS_DP) -lpthread
 
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_DP)
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(AGENT_LIB) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT) $(LDLIBS_DP) -lcmocka -lpthread
@@ -108,8 +116,10 @@ demo: deps all
 demo-clean:
 	$(Q)BPFSPLIT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/demo.py clean
 
-bench: deps all
+bench: deps all bench-build
 	$(Q)bench/run.sh $(BUILD)
+
+include bench/bench.mk
 
 PREFIX ?= /usr/local
 install: all

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The agent's cache of Kubernetes objects: last good versions, errors of rejected
  * versions, and the endpoints that left their Service and still drain. */
 #include "cache.h"
@@ -7,19 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utlist.h>
-
-static const char *const kind_names[CACHE_NKINDS] = {
-	[CACHE_HTTPROUTE] = "httproute", [CACHE_GATEWAY] = "gateway", [CACHE_ROLLOUT] = "rollout",
-	[CACHE_SERVICE] = "service",     [CACHE_ENDPOINTSLICE] = "endpointslice",
-};
-static const char *const kind_types[CACHE_NKINDS] = {
-	[CACHE_HTTPROUTE] = "HTTPRoute", [CACHE_GATEWAY] = "Gateway", [CACHE_ROLLOUT] = "Rollout",
-	[CACHE_SERVICE] = "Service",     [CACHE_ENDPOINTSLICE] = "EndpointSlice",
-};
+#include "kinds.h"
 
 const char *cache_kind_name(enum cache_kind k)
 {
-	return k < CACHE_NKINDS ? kind_names[k] : "?";
+	return kind_desc(k)->name;
 }
 
 struct cache *cache_new(void)
@@ -32,48 +25,12 @@ static void key_of(char *key, const char *ns, const char *name)
 	snprintf(key, CACHE_KEY_MAX, "%s%s%s", ns, ns[0] ? "/" : "", name);
 }
 
-static size_t kind_size(enum cache_kind k)
-{
-	switch (k) {
-	case CACHE_HTTPROUTE:
-		return sizeof(struct k8s_httproute);
-	case CACHE_GATEWAY:
-		return sizeof(struct k8s_gateway);
-	case CACHE_ROLLOUT:
-		return sizeof(struct k8s_rollout);
-	case CACHE_SERVICE:
-		return sizeof(struct k8s_service);
-	case CACHE_ENDPOINTSLICE:
-		return sizeof(struct k8s_endpointslice);
-	default:
-		return 0;
-	}
-}
-
 static void good_free(enum cache_kind k, struct cache_entry *e)
 {
 	if (!e->has_good)
 		return;
-	switch (k) {
-	case CACHE_HTTPROUTE:
-		k8s_httproute_free(e->good.route);
-		break;
-	case CACHE_GATEWAY:
-		k8s_gateway_free(e->good.gateway);
-		break;
-	case CACHE_ROLLOUT:
-		k8s_rollout_free(e->good.rollout);
-		break;
-	case CACHE_SERVICE:
-		k8s_service_free(e->good.service);
-		break;
-	case CACHE_ENDPOINTSLICE:
-		k8s_endpointslice_free(e->good.slice);
-		break;
-	default:
-		break;
-	}
-	memset(e->good.any, 0, kind_size(k));
+	kind_desc(k)->free(e->good.any);
+	memset(e->good.any, 0, kind_desc(k)->size);
 	e->has_good = false;
 }
 
@@ -386,6 +343,33 @@ static cJSON *dup_path(const cJSON *obj, const char *a, const char *b)
 	return v && !cJSON_IsNull(v) ? cJSON_Duplicate(v, 1) : NULL;
 }
 
+/* Parse obj as kind k into p (a zeroed buffer of the kind's size). A Rollout's
+ * frontends annotation is parsed with it. */
+static int parse(enum cache_kind k, const cJSON *obj, void *p, struct k8s_frontend **fes, size_t *n_fes, char *err,
+		 size_t errlen)
+{
+	const struct kind_desc *kd = kind_desc(k);
+	struct k8s_rollout *ro = p;
+	const char *ann;
+	char ferr[512];
+	int rc;
+
+	rc = kd->parse(obj, p, err, errlen);
+	if (rc || k != CACHE_ROLLOUT)
+		return rc;
+	ann = annotation(obj, K8S_ANN_FRONTENDS);
+	if (!ann)
+		return 0;
+	rc = k8s_frontends_parse(ann, fes, n_fes, ferr, sizeof(ferr));
+	if (rc) {
+		snprintf(err, errlen, "rollout %s/%s: annotation %s: %s", ro->meta.ns, ro->meta.name, K8S_ANN_FRONTENDS,
+			 ferr);
+		k8s_rollout_free(ro);
+	}
+	return rc;
+}
+
+/* Large enough for the parsed struct of any kind. */
 union parsed {
 	struct k8s_httproute route;
 	struct k8s_gateway gateway;
@@ -393,41 +377,6 @@ union parsed {
 	struct k8s_service service;
 	struct k8s_endpointslice slice;
 };
-
-static int parse(enum cache_kind k, const cJSON *obj, union parsed *p, struct k8s_frontend **fes, size_t *n_fes,
-		 char *err, size_t errlen)
-{
-	const char *ann;
-	char ferr[512];
-	int rc;
-
-	switch (k) {
-	case CACHE_HTTPROUTE:
-		return k8s_httproute_parse(obj, &p->route, err, errlen);
-	case CACHE_GATEWAY:
-		return k8s_gateway_parse(obj, &p->gateway, err, errlen);
-	case CACHE_SERVICE:
-		return k8s_service_parse(obj, &p->service, err, errlen);
-	case CACHE_ENDPOINTSLICE:
-		return k8s_endpointslice_parse(obj, &p->slice, err, errlen);
-	case CACHE_ROLLOUT:
-		rc = k8s_rollout_parse(obj, &p->rollout, err, errlen);
-		if (rc)
-			return rc;
-		ann = annotation(obj, K8S_ANN_FRONTENDS);
-		if (!ann)
-			return 0;
-		rc = k8s_frontends_parse(ann, fes, n_fes, ferr, sizeof(ferr));
-		if (rc) {
-			snprintf(err, errlen, "rollout %s/%s: annotation %s: %s", p->rollout.meta.ns,
-				 p->rollout.meta.name, K8S_ANN_FRONTENDS, ferr);
-			k8s_rollout_free(&p->rollout);
-		}
-		return rc;
-	default:
-		return -EINVAL;
-	}
-}
 
 static void parsed_free(enum cache_kind k, union parsed *p)
 {
@@ -450,7 +399,7 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 	err[0] = '\0';
 	if (k >= CACHE_NKINDS)
 		return -EINVAL;
-	if (k8s_meta_parse(obj, kind_types[k], &m, err, errlen))
+	if (k8s_meta_parse(obj, kind_desc(k)->type, &m, err, errlen))
 		return 0; /* nameless: nothing to key it by; err says why */
 	key_of(key, m.ns, m.name);
 	e = find(c, k, key);
@@ -472,7 +421,7 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 		memcpy(e->key, key, lk);
 		memcpy(e->ns, m.ns, ln);
 		memcpy(e->name, m.name, lm);
-		e->good.any = calloc(1, kind_size(k));
+		e->good.any = calloc(1, kind_desc(k)->size);
 		if (!e->good.any) {
 			free(e);
 			return -ENOMEM;
@@ -489,7 +438,7 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 	}
 	if (rc) {
 		if (!err[0])
-			snprintf(err, errlen, "%s %s: rejected (%s)", kind_names[k], key, strerror(-rc));
+			snprintf(err, errlen, "%s %s: rejected (%s)", kind_desc(k)->name, key, strerror(-rc));
 		if (e->error && !strcmp(e->error, err)) {
 			err[0] = '\0'; /* the same cause again (e.g. a status-only update): not news */
 		} else {
@@ -508,7 +457,7 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 		e->error = NULL;
 	} else {
 		good_free(k, e);
-		memcpy(e->good.any, &p, kind_size(k));
+		memcpy(e->good.any, &p, kind_desc(k)->size);
 		e->has_good = true;
 		free(e->error);
 		e->error = NULL;
@@ -550,7 +499,7 @@ int cache_delete(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 	struct k8s_meta m;
 	char key[CACHE_KEY_MAX], err[256];
 
-	if (k >= CACHE_NKINDS || k8s_meta_parse(obj, kind_types[k], &m, err, sizeof(err)))
+	if (k >= CACHE_NKINDS || k8s_meta_parse(obj, kind_desc(k)->type, &m, err, sizeof(err)))
 		return 0;
 	key_of(key, m.ns, m.name);
 	e = find(c, k, key);

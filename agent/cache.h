@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The agent's cache: the last good version of every object that steers a split
  * (HTTPRoute, Gateway, Rollout, Service, EndpointSlice), parsed once, plus the
  * endpoints that vanished from their Service's slices and still drain.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Desired frontends from the cache: see desired.h for the rules. */
 #include "desired.h"
 

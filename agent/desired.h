@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The desired data path, computed from the cache and nothing else: which frontends the
  * cluster asks for, each with its weighted groups and their backends, plus the problems
  * found on the way (for logs, metrics and the HTTPRoute status). Pure: same cache, same

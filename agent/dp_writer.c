@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The data-path writer: libbpfsplit behind a small interface, an in-memory stand-in
  * for tests and --dry-run, and the spec helpers (copy, normalise, compare, format). */
 #include "dp_writer.h"

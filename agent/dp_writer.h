@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The one door from the agent's reconciler to the data path: apply a frontend's spec,
  * remove a frontend, read one back, list them, store where a frontend comes from. Two
  * implementations: over libbpfsplit (the pinned maps) and in memory (unit tests,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The agent's Kubernetes client (see kube_client.h): one list-then-watch per resource
  * type, every transfer in one libcurl multi handle driven by kube_client_run().
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The agent's Kubernetes client: one list-then-watch per resource type, all driven by
  * one libcurl multi event loop (no thread per watch), plus the few writes the agent makes
  * (HTTPRoute status). It hands the caller parsed-JSON events; it knows nothing of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* /metrics, /healthz, /readyz over libmicrohttpd; text helpers. See metrics.h. */
 #include "metrics.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The agent's HTTP listener (libmicrohttpd, one internal thread):
  *   /metrics  Prometheus text format 0.0.4: the agent's state as last published by the
  *             main loop, then whatever the scrape callback adds (data-path counters,

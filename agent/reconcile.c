@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Diff the desired state against the maps and write the difference: see reconcile.h. */
 #include "reconcile.h"
 

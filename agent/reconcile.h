@@ -1,10 +1,12 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The reconciler: brings the data path to the desired state through a dp_writer,
  * writing only what differs, one frontend at a time (each write atomic).
  *
  * Level-triggered: each run takes the whole desired state. A frontend whose desired
  * spec is unchanged since the last run and was in the maps then is skipped; the others
- * (and every frontend on a full run) are read back from the maps and written only when
- * the maps differ. A blocked frontend (its route has a problem) keeps its last good spec:
+ * (and every frontend on a full run) are compared with the writer's view of the maps
+ * (its registry, mirrored from the pins; not a fresh read of the maps) and written only
+ * when they differ. A blocked frontend (its route has a problem) keeps its last good spec:
  * the one last applied, or, after a restart, what the maps already hold.
  *
  * Ownership: the agent removes only frontends it owns, and owns a frontend once it is in

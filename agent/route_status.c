@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* HTTPRoute status conditions and the merge patch that writes them: see route_status.h. */
 #include "route_status.h"
 

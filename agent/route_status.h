@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The HTTPRoute status bpfsplit writes: one status.parents entry per parentRef it
  * serves, owned by controllerName "bpfsplit.io/agent", with the conditions
  *   Accepted          True/Accepted, or False with UnsupportedValue (the route as

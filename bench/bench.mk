@@ -1,5 +1,6 @@
-# Benchmarks (issue 5): included by the top-level Makefile; `make bench` runs bench/run.sh,
-# which also builds these itself, so this file is a convenience for `make bench-build`.
+# SPDX-License-Identifier: BSD-2-Clause
+# Benchmarks: included by the top-level Makefile. `make bench-build` builds the benchmark's
+# binaries; `make bench` builds them and runs bench/run.sh.
 BENCH_BIN := $(BUILD)/bench/bench_dp $(BUILD)/bench/http_backend
 BENCH_BPF := $(BUILD)/bench/floor.bpf.o
 

@@ -1,4 +1,5 @@
-/* bench_dp: data-path benchmarks of bpfsplit through BPF_PROG_TEST_RUN (issue 5).
+// SPDX-License-Identifier: BSD-2-Clause
+/* bench_dp: data-path benchmarks of bpfsplit through BPF_PROG_TEST_RUN.
  *
  *   bench_dp pkt       per-packet cost of each entry point and case, against floor
  *                      programs (bench/floor.bpf.c), at several table sizes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Cluster benchmarks: the three ways a pod's connection to a Service can be split, side by
 side in one run of the cluster lab (tests/lab/cluster.py, three nodes, six pods):
 

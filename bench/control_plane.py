@@ -1,4 +1,5 @@
-"""Control-plane benchmark (issue 5, section 5): bpfsplit-agent against the test API
+# SPDX-License-Identifier: BSD-2-Clause
+"""Control-plane benchmark: bpfsplit-agent against the test API
 server (tests/apiserver/fake_apiserver.py), both on 127.0.0.1, writing a private pin root.
 
   sync     N HTTPRoutes (mesh pattern: each route's parentRef is its own Service, whose

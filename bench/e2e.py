@@ -1,4 +1,5 @@
-"""End-to-end benchmarks in the network-namespace lab (issue 5, section 3).
+# SPDX-License-Identifier: BSD-2-Clause
+"""End-to-end benchmarks in the network-namespace lab.
 
 Real HTTP from the lab's client namespace through the node to the backends, with
 each splitter set up and torn down in the same lab, runs interleaved (the order of
@@ -185,7 +186,7 @@ class Bpfsplit(Splitter):
         pin_root = f"{self.pin_prefix}-{self.name}-{self.seq}"
         self.dp = harness.DataPath(lab, self.entry, pin_root=pin_root, max_conns=262144)
         deadline = time.monotonic() + 15
-        while True:  # a detach just before may still be finishing (EBUSY): LAB-NOTES
+        while True:  # a detach just before may still be finishing (EBUSY): docs/datapath-notes.md
             try:
                 self.how = self.dp.attach(lab.node_client_if, self.entry)
                 break
@@ -367,7 +368,7 @@ def run_e2e(build, repeats=3, duration=5, fresh_conns=32, keepalive_conns=32, th
     notes = {}
     t_start = time.monotonic()
     # Client transmit checksum offload off for every case (full checksums, as from a wire):
-    # the XDP entry point requires it (LAB-NOTES), and every splitter gets the same client.
+    # the XDP entry point requires it (docs/datapath-notes.md), and every splitter gets the same client.
     with Lab(n_green=3, n_orange=1, ipv6=False, tx_off_client=True) as lab:
         lab_id = lab.id
         start_fast_backends(lab, backend_bin, backend_threads)

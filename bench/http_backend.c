@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* http_backend: a small, fast HTTP/1.1 backend for the end-to-end benchmarks, so that the
  * lab's backends (tests/lab/colour_server.py, about 4,000 fresh connections/s each) do
  * not hide the differences between splitters. epoll, non-blocking sockets, one worker

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Derived figures, the printed table and BENCHMARKS.md, from a latest.json made by
 bench/run.py.  `python3 bench/report.py [bench/results/latest.json]` recomputes the
 JSON's summary, regenerates BENCHMARKS.md and prints the table, without running anything."""
@@ -163,7 +164,7 @@ def _busy_note(r):
 
 
 def targets(result, s):
-    """The issue's targets, each with its measured value and pass / miss / not measured."""
+    """The targets, each with its measured value and pass / miss / not measured."""
     rows = []
 
     def add(section, what, target, value, ok, shown=None, note=""):
@@ -433,7 +434,7 @@ def markdown(result, json_path):
     for name, err in (result.get("failures") or {}).items():
         L.append(f"**Section {name} failed in this run:** `{err}`")
         L.append("")
-    L.append("## Targets (issue 5) and where we stand")
+    L.append("## Targets and where we stand")
     L.append("")
     L.append(_md_table(["section", "target", "measured", "status", "note"],
                        [[t["section"], f"{t['what']}: {t['target']}", t["shown"], f"**{t['status']}**"
@@ -627,7 +628,7 @@ def markdown(result, json_path):
         L.append("")
         variants = [(k, cp[k]) for k in ("agent_default", "agent_no_status") if isinstance(cp.get(k), dict)]
         if not variants:
-            L.append(f"**{cp['status']}.** The issue's targets (weight change p99 < 5 ms, 10,000 routes synced "
+            L.append(f"**{cp['status']}.** The targets (weight change p99 < 5 ms, 10,000 routes synced "
                      "< 2 s, RSS < 64 MiB) are about the agent and stay open.")
             L.append("")
         else:

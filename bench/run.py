@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""bpfsplit benchmarks (issue 5): run everything, write bench/results/latest.json, print
+# SPDX-License-Identifier: BSD-2-Clause
+"""bpfsplit benchmarks: run everything, write bench/results/latest.json, print
 the table and regenerate BENCHMARKS.md.
 
     bench/run.py [BUILD]                 full run (about 10 minutes)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # `make bench` runs this after building: bench/run.sh BUILD. BENCH_QUICK=1 for a fast run.
 # Everything (building the benchmark's own binaries, running, writing
 # bench/results/latest.json and BENCHMARKS.md) is done by bench/run.py.

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* BPF-only: ones'-complement checksum arithmetic for XDP, where packets come from a
- * wire and carry full checksums (tc uses the skb helpers instead; see LAB-NOTES). */
+ * wire and carry full checksums (tc uses the skb helpers instead; see docs/datapath-notes.md). */
 #ifndef BS_CSUM_H
 #define BS_CSUM_H
 

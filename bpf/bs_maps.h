@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* BPF-only: the map definitions (BTF-style, so bpftool prints named fields).
  * Sizes here are defaults; the loader sets the real ones before load. */
 #ifndef BS_MAPS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* BPF-only: cursor-based packet parsing (Ethernet, one 802.1Q tag, IPv4 with options,
  * IPv6, TCP, UDP) into a struct bs_pkt of offsets and the flow key. Every read is
  * bounds-checked first; IP lengths above the MTU are fine (GSO packets on tc/generic XDP). */

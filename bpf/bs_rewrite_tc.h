@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* BPF-only: packet rewrites for the tc entry points. Packets from local sockets or pods
  * carry CHECKSUM_PARTIAL seeds; only the skb checksum helpers update both those and
- * full checksums exactly (LAB-NOTES "Checksums"), so every change goes through them. */
+ * full checksums exactly (docs/datapath-notes.md, "Checksums"), so every change goes through them. */
 #ifndef BS_REWRITE_TC_H
 #define BS_REWRITE_TC_H
 

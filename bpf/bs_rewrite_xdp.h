@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* BPF-only: packet rewrites for the XDP entry point — destination NAT with incremental
  * checksums and the RST answer to a refused SYN. XDP sees frames from a wire, so every
  * L4 checksum is a full one and plain RFC 1624 arithmetic is exact. */

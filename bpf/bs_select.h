@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* BPF-only: choosing a backend for a packet arriving at a frontend — follow the
  * connection record, or hash, pick the group by threshold, pick the backend from the
  * group's Maglev table, and record the choice. Shared by the XDP and tc entry points. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* BPF-only: the cgroup socket-address hooks — the connect-time split for clients on the
  * node (pods). connect()/sendmsg() to a frontend go straight to the backend that the
  * shared two-stage selection (bs_pick_backend) picks: no packet work, no connection

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* A program that passes everything: the lab attaches it to a veth's peer so that
- * XDP_TX answers (RSTs) from the node are delivered (LAB-NOTES "Native XDP on veth"). */
+ * XDP_TX answers (RSTs) from the node are delivered (docs/datapath-notes.md, "Native XDP on veth"). */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libbpfsplit: the userspace side of the data path, linked by the agent, the CLI and
  * the tests. It loads the programs, pins and reuses the maps, attaches entry points
  * with bpf_links, writes frontends atomically and reads counters back.
@@ -99,8 +100,10 @@ struct bs_frontend_spec {
 int bs_dp_apply(struct bs_dp *dp, const struct bs_frontend_spec *spec, char *err, size_t err_len);
 /* Stop serving a frontend (existing connections keep their records). -ENOENT if unknown. */
 int bs_dp_remove(struct bs_dp *dp, const struct bs_frontend_key *key);
-/* Read a frontend's spec back from the pins (backends arrays allocated: free with
- * bs_frontend_spec_free). -ENOENT if unknown. */
+/* A frontend's spec as this handle's in-memory registry holds it (built from the pins
+ * when the handle opened or last caught up with another writer; the maps themselves
+ * are not read here). Backends arrays allocated: free with bs_frontend_spec_free.
+ * -ENOENT if unknown. */
 int bs_dp_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_frontend_spec *out);
 void bs_frontend_spec_free(struct bs_frontend_spec *spec);
 /* The split a frontend is switched to (bs_fe_splits), BS_ID_NONE when none. */

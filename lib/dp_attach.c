@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Attaching entry points with bpf_links pinned under <pin root>/links/, so that the data
  * path keeps forwarding when the attaching process exits. XDP mode is the kernel's
  * choice unless asked (native where the driver has it, generic otherwise) and reported;
@@ -105,7 +106,7 @@ static const char *xdp_mode_name(int ifindex)
 }
 
 /* Create the link; an interface just released by a previous owner answers EBUSY for a
- * while (LAB-NOTES), so retry for up to three seconds. */
+ * while (docs/datapath-notes.md), so retry for up to three seconds. */
 static int create_link(int prog_fd, int ifindex, int attach_type, __u32 flags)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Attaching the socket hooks to a cgroup v2 directory (a node's cgroup root: on a hybrid
  * host, a directory of the unified hierarchy) with bpf_links pinned under
  * <pin root>/cgroup/<hook>@<escaped cgroup path>, so that the hooks stay when this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Internal to libbpfsplit: the handle, its map table and the in-memory registries of
  * frontends and backends that mirror the pins (rebuilt whenever another writer moved them). */
 #ifndef BS_DP_INTERNAL_H

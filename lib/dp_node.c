@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* A node's translation settings (bs_node) and the sweep of SNAT reverse entries whose
  * connection record is gone, which frees their ports. */
 #include <errno.h>

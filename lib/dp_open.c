@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Opening the data path: load the programs, create or reuse the pinned maps, and rebuild
  * the in-memory registries from the pins. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Which group and backend the data path gives a flow now: the BPF selection
  * (bs_pick_backend in bpf/bs_select.h) read back from the maps in C, with the same hash
  * (include/bpfsplit/flow_hash.h). Tests and the CLI use it to predict exact outcomes. */

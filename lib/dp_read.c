@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Reading the data path back: per-CPU counters summed, backends, connection records,
  * and the sweep that retires records of closed connections. */
 #include <errno.h>

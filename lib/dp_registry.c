@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The in-memory registries of frontends and backends, rebuilt from the pins: at open,
  * and whenever another writer has moved bs_state.write_gen since our last look. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Writing frontends: the update protocol. New Maglev tables and the new split are
  * written under fresh ids, the frontend is switched to them with one map update, and
  * what they replace is freed after a grace period. A packet sees the old or the new

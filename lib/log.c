@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The logger: timestamps in RFC 3339 UTC, level, then the caller's key=value fields. */
 #include <stdarg.h>
 #include <stdio.h>

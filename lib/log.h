@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* One logger for every bpfsplit program: one event per line, key=value fields,
  * levels raised by -v; libbpf's own messages are routed through it. */
 #ifndef BS_LOG_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Names people read: reasons, frontends ("10.96.0.10:80/tcp") and endpoints. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Threshold and Maglev table builders (see tables.h). */
 #include <errno.h>
 #include <stdint.h>

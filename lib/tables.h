@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Table builders in plain C: cumulative weight thresholds for a split and the Maglev
  * lookup table of a group. Deterministic, so every node builds the same tables. */
 #ifndef BS_TABLES_H

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """make demo: a canary rollout in the kernel.
 
 Builds the lab (client, node with bpfsplit attached, three green stable pods and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """make demo CLUSTER=1: the canary rollout on a cluster of three nodes.
 
 Builds the cluster lab (tests/lab/cluster.py: three nodes, two pods each, pod CIDRs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Install the Debian packages that building, testing, the demo and the benchmarks need.
 # Idempotent and quick when everything is present: apt runs only for what is missing.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Run every test suite of bpfsplit and print one summary line.
 
 Suites: C unit tests and BPF tests (cmocka binaries under BUILD/tests), the CLI
@@ -51,7 +52,7 @@ def suites(build):
             yield os.path.relpath(path, ROOT), [path], cmocka_counts
     for script in sorted(glob.glob(os.path.join(ROOT, "tests", "cli", "test_*.sh"))):
         yield os.path.relpath(script, ROOT), ["bash", script, build], plain_counts
-    for suite in ("lab", "apiserver", "agent", "e2e", "bench"):
+    for suite in ("repo", "lab", "apiserver", "agent", "e2e", "bench"):
         d = os.path.join(ROOT, "tests", suite)
         if glob.glob(os.path.join(d, "test_*.py")):
             yield "tests/" + suite, [PY, "-m", "unittest", "discover", "-s", d, "-v"], unittest_counts

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Applying a spec and describing the difference with what was there before. */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Writing a spec through bs_dp_apply and telling what changed, shared by
  * `frontend apply`, `frontend set-weights` and `backend drain|undrain`. */
 #ifndef BS_APPLY_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # bash completion for bpfsplit: objects, commands, options, and frontends read from
 # the pinned data path (`bpfsplit frontend list -j`).
 # Install: cp tools/bpfsplit-completion.bash /etc/bash_completion.d/bpfsplit

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Shared CLI plumbing: dispatch by unique prefix, error reporting, exit statuses,
  * number parsing and opening the pinned data path. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The bpfsplit CLI's shared plumbing: global options, command tables with prefix
  * matching, exit statuses, argument parsing and opening the pinned data path. */
 #ifndef BS_CLI_H
@@ -88,6 +89,8 @@ void help_frontend(void);
 void help_backend(void);
 void help_flow(void);
 void help_stats(void);
+void help_status(void);
+void help_watch(void);
 /* `frontend show` for the frontends named in argv[first..], all when none (also `status`). */
 int frontend_show(int argc, char **argv, int first);
 

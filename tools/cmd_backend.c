@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit backend: list backends over every frontend, drain and undrain them. */
 #include <errno.h>
 #include <getopt.h>

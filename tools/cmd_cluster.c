@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit cgroup / node / flow predict: what a cluster node adds to the data path — the
  * socket hooks on the node's cgroup (connect-time split for pods), the node's NAT mode
  * for frontends reached on the packet path, and "which backend would this flow get". */

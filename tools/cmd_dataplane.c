@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit dataplane: load the programs and pin the maps, attach and detach entry
  * points, show what is pinned, change settings, unload everything. */
 #include <dirent.h>

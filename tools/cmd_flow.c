@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit flow: the connection records (which backend each connection was given),
  * listed with filters, and the sweep of records of closed connections. */
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit frontend: apply specs from JSON, list, show, export, remove, set weights. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit stats: frontend and backend counters, and every verdict reason by name. */
 #include <errno.h>
 #include <stdio.h>
@@ -10,29 +11,36 @@
 void help_stats(void)
 {
 	printf("Usage: bpfsplit stats\n"
-	       "       bpfsplit status [--window SECONDS]\n"
-	       "       bpfsplit watch [--interval SECONDS] [--count N]\n"
 	       "\n"
-	       "stats   counters per frontend (packets, bytes, new_conns, rejected), per backend\n"
-	       "        (packets, bytes, new_conns) and per reason (fwd_new, pass_not_frontend, ...,\n"
-	       "        in packets), summed over CPUs since the maps were created.\n"
-	       "status  the links attached, then each frontend:\n"
-	       "          - where it comes from, as bpfsplit-agent stores it beside the maps: the\n"
-	       "            HTTPRoute, the Rollout driving it, its step (currentStepIndex/steps),\n"
-	       "            phase, pause and abort, and the canary weight in its status;\n"
-	       "            \"written by hand\" when nothing is stored (frontend apply);\n"
-	       "          - each group's configured weight and share, and the share of new\n"
-	       "            connections it observed: the new connections its backends took during\n"
-	       "            the window / those of every group (the per-backend new_conns counters,\n"
-	       "            read at the start and at the end of the window; a backend listed by\n"
-	       "            several frontends counts its connections from all of them);\n"
-	       "          - each backend: state (ready: gets new connections; draining: keeps its\n"
-	       "            own), open connections of this frontend to it (connection records not\n"
-	       "            closing; UDP ones not idle), counters since its id was allocated.\n"
-	       "        --window SECONDS  how long to observe (default 1; status takes that long);\n"
-	       "                          0: cumulative, since the backend ids were allocated.\n"
-	       "watch   status again every interval (default 2 s), the window being the interval;\n"
-	       "        -j prints one JSON document a line. --count stops after N rounds.\n"
+	       "Counters per frontend (packets, bytes, new_conns, rejected), per backend (packets,\n"
+	       "bytes, new_conns) and per reason (fwd_new, pass_not_frontend, ..., in packets),\n"
+	       "summed over CPUs since the maps were created. See also 'bpfsplit status help'.\n"
+	       "\n"
+	       "Examples:\n"
+	       "  bpfsplit stats\n"
+	       "  bpfsplit -j stats | jq '.reasons.reject_no_backend'\n");
+}
+
+void help_status(void)
+{
+	printf("Usage: bpfsplit status [--window SECONDS]\n"
+	       "\n"
+	       "The links attached, then each frontend:\n"
+	       "  - where it comes from, as bpfsplit-agent stores it beside the maps: the\n"
+	       "    HTTPRoute, the Rollout driving it, its step (currentStepIndex/steps),\n"
+	       "    phase, pause and abort, and the canary weight in its status;\n"
+	       "    \"written by hand\" when nothing is stored (frontend apply);\n"
+	       "  - each group's configured weight and share, and the share of new\n"
+	       "    connections it observed: the new connections its backends took during\n"
+	       "    the window / those of every group (the per-backend new_conns counters,\n"
+	       "    read at the start and at the end of the window; a backend listed by\n"
+	       "    several frontends counts its connections from all of them);\n"
+	       "  - each backend: state (ready: gets new connections; draining: keeps its\n"
+	       "    own), open connections of this frontend to it (connection records not\n"
+	       "    closing; UDP ones not idle), counters since its id was allocated.\n"
+	       "\n"
+	       "  --window SECONDS  how long to observe (default 1; status takes that long);\n"
+	       "                    0: cumulative, since the backend ids were allocated.\n"
 	       "\n"
 	       "JSON (-j): frontends[].info {route, rollout, step, n_steps, phase, paused, aborted,\n"
 	       "rollout_canary_weight_pct, updated_unix_ns} (null: written by hand), active_conns,\n"
@@ -41,11 +49,23 @@ void help_stats(void)
 	       "and observed (\"window\" or \"cumulative\") at the top.\n"
 	       "\n"
 	       "Examples:\n"
-	       "  bpfsplit stats\n"
-	       "  bpfsplit -j stats | jq '.reasons.reject_no_backend'\n"
 	       "  bpfsplit status --window 5\n"
-	       "  bpfsplit -j status --window 0 | jq '.frontends[] | {frontend, step: .info.step}'\n"
-	       "  bpfsplit watch --interval 1\n");
+	       "  bpfsplit -j status --window 0 | jq '.frontends[] | {frontend, step: .info.step}'\n");
+}
+
+void help_watch(void)
+{
+	printf("Usage: bpfsplit watch [--interval SECONDS] [--count N]\n"
+	       "\n"
+	       "'bpfsplit status' again every interval (default 2 s), the window being the\n"
+	       "interval; -j prints one JSON document a line (the fields of 'status help').\n"
+	       "\n"
+	       "  --interval SECONDS  time between rounds (default 2)\n"
+	       "  --count N           stop after N rounds (default: until interrupted)\n"
+	       "\n"
+	       "Examples:\n"
+	       "  bpfsplit watch --interval 1\n"
+	       "  bpfsplit -j watch --count 3 | jq -c '.frontends[].groups[].observed_share_pct'\n");
 }
 
 struct be_row {

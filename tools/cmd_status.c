@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit status: the links, then each frontend with where it comes from (route,
  * rollout, step and phase, stored by the agent beside the maps), each group's configured
  * weight and the share of new connections it actually got over a window, and each
@@ -366,11 +367,6 @@ static int sample(struct bs_dp *dp, struct view_frontend **v, size_t *n, bool co
 	return 0;
 }
 
-static void help_status(void)
-{
-	help_stats();
-}
-
 int do_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -400,6 +396,10 @@ int do_status(int argc, char **argv)
 		default:
 			return cli_usage("status", "status: unknown option or missing value '%s'", argv[optind - 1]);
 		}
+	}
+	if (optind < argc && !strcmp(argv[optind], "help")) {
+		help_status();
+		return 0;
 	}
 	if (optind < argc)
 		return cli_usage("status", "status: takes no arguments (see 'frontend show FRONTEND')");
@@ -458,11 +458,15 @@ int do_watch(int argc, char **argv)
 				return cli_usage("watch", "watch: --count '%s': expected a positive number", optarg);
 			break;
 		case 'h':
-			help_status();
+			help_watch();
 			return 0;
 		default:
 			return cli_usage("watch", "watch: unknown option or missing value '%s'", argv[optind - 1]);
 		}
+	}
+	if (optind < argc && !strcmp(argv[optind], "help")) {
+		help_watch();
+		return 0;
 	}
 	if (optind < argc)
 		return cli_usage("watch", "watch: unexpected argument '%s'", argv[optind]);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* bpfsplit: inspect and operate the pinned data path (works with the agent down).
  * Global options, then OBJECT COMMAND [ARGS], dispatched from tables by unique prefix. */
 #include <errno.h>
@@ -89,8 +90,8 @@ static const struct {
 	{ "cgroup", do_cgroup, help_cgroup },
 	{ "node", do_node, help_node },
 	{ "stats", do_stats, help_stats },
-	{ "status", do_status, help_stats },
-	{ "watch", do_watch, help_stats },
+	{ "status", do_status, help_status },
+	{ "watch", do_watch, help_watch },
 	{ "version", do_version, help_main },
 	{ "help", NULL, help_main },
 };

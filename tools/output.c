@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Printing helpers for the CLI: JSON rendering and shared plain-text formatting. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Printing for the CLI: JSON documents (plain or pretty, per -j/-p) and the few
  * formatting helpers that plain output shares. */
 #ifndef BS_OUTPUT_H

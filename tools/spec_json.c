@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* JSON <-> struct bs_frontend_spec, with errors that name the frontend and the field. */
 #include <errno.h>
 #include <stdio.h>

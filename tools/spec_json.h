@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Frontend specs as JSON, both ways: the format `bpfsplit frontend apply` reads and
  * `bpfsplit frontend export` writes. Depends only on libbpfsplit and cJSON, so tests
  * and other programs can link it too.

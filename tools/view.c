@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Building the CLI's view of frontends. bs_dp_read gives the spec; the ids it does not
  * give are read from the control-plane metadata maps (bs_frontends, bs_groups,
  * bs_members) through bs_dp_map_fd. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A read-only view of frontends as the CLI shows them: the spec read back with
  * bs_dp_read, plus what the spec does not carry (frontend id, table ids, backend ids,
  * the route and rollout stored beside the frontend), the counters of each and, on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Rendering a frontend view: the JSON object of `frontend show -j`, and the plain block
  * of `frontend show` (one row per backend, grouped). */
 #include <stdio.h>

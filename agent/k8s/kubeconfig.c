@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Kubeconfig (YAML, through libyaml's document loader) and in-cluster configuration. */
 #include "k8s/kubeconfig.h"
 

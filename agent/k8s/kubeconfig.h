@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Where the API server is and how to authenticate to it: from a kubeconfig file
  * (YAML, as kubectl writes it; JSON is YAML too), or from inside a pod (the
  * service-account directory plus KUBERNETES_SERVICE_HOST/PORT).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Parse Kubernetes objects (cJSON trees) into the plain structs of objects.h.
  * One pattern throughout: look a field up, check its type and range, apply the
  * API's default, copy it into a bounded field; on the first problem format one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Kubernetes objects as the agent sees them: only the fields that steer the split,
  * parsed from cJSON into plain C structs, with defaults applied and ranges checked.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Incremental line splitter for watch bodies; see watch_stream.h for the contract. */
 #include "k8s/watch_stream.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Split a watch response body (newline-delimited JSON, delivered by libcurl in
  * chunks cut anywhere) into complete lines, one callback per line.
  *

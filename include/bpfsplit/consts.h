@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* Tunables and limits shared by the BPF programs and userspace: sizes, units, defaults. */
 #ifndef BPFSPLIT_CONSTS_H
 #define BPFSPLIT_CONSTS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* The keyed flow hash, as plain portable C so the BPF programs and userspace
  * (tests, the CLI's "which backend would this flow get") compute the same value.
  * HalfSipHash-1-3 over the ten 32-bit words of a bs_flow_key (64-bit key),

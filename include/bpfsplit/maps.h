@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* Map keys and values shared by the BPF programs, the library, the agent, the CLI and the tests.
  * One definition each; fixed-width fields; explicit padding; sizes asserted.
  * Addresses are stored as four big-endian words: IPv4 uses word 0, words 1..3 are zero. */

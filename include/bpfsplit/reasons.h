@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* Verdict reasons counted per CPU in the bs_reasons map; numbered once, never renumbered. */
 #ifndef BPFSPLIT_REASONS_H
 #define BPFSPLIT_REASONS_H

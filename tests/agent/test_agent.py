@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """bpfsplit-agent against the test API server (tests/apiserver): the binary as it runs
 in a cluster, fed the seed-scenario objects of tests/fixtures/k8s, driven the way Argo
 Rollouts' Gateway API plugin drives it (weight patches), read back through /metrics,

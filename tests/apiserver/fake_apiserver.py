@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A test Kubernetes API server for bpfsplit's tests.
 
 It speaks enough of the real wire protocol that stock kubectl and the

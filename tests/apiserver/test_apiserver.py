@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Tests for the test Kubernetes API server (fake_apiserver.py).
 
 Every test talks real HTTPS to a server on 127.0.0.1 with an ephemeral port.

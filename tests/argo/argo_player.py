@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Plays Argo Rollouts and its Gateway API plugin against an API server, step by step,
 the way they do it on a cluster, for the seed scenario (Rollout rollouts-demo, Services
 rollouts-demo-stable/-canary, HTTPRoute argo-rollouts-http-route, Gateway

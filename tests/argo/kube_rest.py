@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """A minimal Kubernetes REST client (Python standard library): what the Argo player
 needs to act like Argo Rollouts and its Gateway API plugin against an API server —
 GET, PUT, POST, merge PATCH, DELETE and the status subresource, over verified HTTPS

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Smoke test of the benchmarks (bench/): the whole pipeline of bench/run.py in its
 seconds-long configuration (--tiny), then checks that the JSON it writes has every
 section, with numbers. No timing assertions: only that each measured path is the one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A small packet builder and checker for BPF_PROG_TEST_RUN fixtures: frames are described
  * by named fields (addresses as strings, ports, flags), never raw hex, and checksums of
  * output frames are recomputed from scratch. Header-only; used by tests and benchmarks. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The update protocol under fire: one thread rewrites two frontends' splits (weights and
  * backend sets) as fast as it can while another pushes SYNs through BPF_PROG_TEST_RUN.
  * Every SYN must land on a backend of that frontend's old or new configuration — never on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* The socket hooks with real sockets: the data path is loaded into a private pin root, its
  * hooks attached to a child cgroup of the unified hierarchy that this test creates, and
  * this process moves into that cgroup and into a network namespace of its own (loopback

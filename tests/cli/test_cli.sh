@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End-to-end tests of the bpfsplit CLI against a real data path: a private pin root,
 # frontends written and read back (plain and JSON), the documented exit statuses and
 # messages, bpftool's view of the maps, attach/detach on a veth pair inside throwaway
@@ -98,6 +99,12 @@ run "$BIN" --help
 expect "--help documents the exit statuses" 0 'Exit status'
 run "$BIN" frontend help
 expect "frontend help" 0 'set-weights'
+run "$BIN" status help
+expect "status help is the help of status" 0 '^Usage: bpfsplit status \[--window'
+run "$BIN" watch help
+expect "watch help is the help of watch" 0 '^Usage: bpfsplit watch \[--interval'
+run "$BIN" help stats
+expect "help stats is the help of stats" 0 '^Usage: bpfsplit stats$'
 run "$BIN"
 expect "no object is a usage error" 2
 run "$BIN" bogus list

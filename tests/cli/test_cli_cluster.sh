@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The bpfsplit CLI's cluster commands against a real data path in a private pin root:
 # cgroup attach/list/detach on a child cgroup of the unified hierarchy this test creates,
 # node set/show (snat, addresses, ports) with its refusals, flow predict, and unload

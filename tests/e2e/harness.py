@@ -1,9 +1,9 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Shared set-up of the end-to-end tests: a lab (tests/lab) with bpfsplit's data path
 loaded into a private pin root and attached in the node namespace, and helpers to
 write frontends through the `bpfsplit` CLI and read its JSON back."""
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -22,10 +22,48 @@ FRONTEND4 = "10.96.0.10:80/tcp"
 FRONTEND6 = "[fd00:96::10]:80/tcp"
 
 
-def binomial_bound(n, p, sigmas=3.0):
-    """(low, high) counts within `sigmas` binomial standard deviations of n*p."""
-    sd = math.sqrt(n * p * (1 - p))
-    return n * p - sigmas * sd, n * p + sigmas * sd
+FLOW_GROUP = os.path.join(BUILD, "tests", "tools", "flow_group")
+
+# Source ports the tests choose for their connections: below the client's ephemeral range
+# (32768..), so that they never collide with connections the kernel numbers (held ones).
+PORT_LOW, PORT_HIGH = 10000, 32000
+_next_port = [PORT_LOW]
+
+
+def source_ports(n):
+    """n distinct source ports, a fresh range on every call (wrapping around)."""
+    if _next_port[0] + n > PORT_HIGH:
+        _next_port[0] = PORT_LOW
+    start = _next_port[0]
+    _next_port[0] += n
+    return list(range(start, start + n))
+
+
+def predict_groups(hash_key, weights, flows, affinity="connection"):
+    """The group index (None: every weight 0) the data path picks for each flow
+    (saddr, sport, daddr, dport, proto), computed by tests/tools/flow_group with the
+    data path's own shared C: the keyed flow hash and the weight thresholds."""
+    lines = "".join(f"{a} {sp} {d} {dp} {pr}\n" for a, sp, d, dp, pr in flows)
+    out = subprocess.run([FLOW_GROUP, "--key", hash_key, "--weights", ",".join(map(str, weights)),
+                          "--affinity", affinity], input=lines, text=True, capture_output=True,
+                         check=True, timeout=60).stdout.split()
+    if len(out) != len(flows):
+        raise AssertionError(f"flow_group answered {len(out)} lines for {len(flows)} flows")
+    return [None if g == "none" else int(g) for g in out]
+
+
+def expected_colours(lab, dp, weights, colours, ports, family=4, affinity="connection", client=None):
+    """{colour: count} that connections from `client` (default: the lab's client) on the
+    given source ports to the lab's frontend must give, group i answering colours[i]."""
+    client = client or (lab.client_ipv6 if family == 6 else lab.client_ipv4)
+    vip = lab.vip6 if family == 6 else lab.vip4
+    groups = predict_groups(dp.hash_key(), weights, [(client, p, vip, lab.vip_port, "tcp") for p in ports],
+                            affinity)
+    counts = {}
+    for g in groups:
+        if g is not None:
+            counts[colours[g]] = counts.get(colours[g], 0) + 1
+    return counts
 
 
 class DataPath:
@@ -61,7 +99,7 @@ class DataPath:
         self.attach(self.lab.node_client_if, "tc-egress")
         if self.entry == "xdp":
             # XDP_TX (the RST refusing a SYN) is delivered by a veth only when its peer
-            # runs an XDP program (LAB-NOTES); a wire needs nothing of the kind.
+            # runs an XDP program (docs/datapath-notes.md); a wire needs nothing of the kind.
             self.lab.ns_exec(self.lab.client_ns, ["ip", "link", "set", "dev", self.lab.client_if,
                                                   "xdp", "obj", XDP_PASS_OBJ, "sec", "xdp"])
         return how
@@ -85,6 +123,10 @@ class DataPath:
 
     def reasons(self):
         return self.cli("stats", json_out=True)["reasons"]
+
+    def hash_key(self):
+        """The flow-hash key in force (32 hex digits), as the data path reports it."""
+        return self.cli("dataplane", "show", json_out=True)["settings"]["hash_key"]
 
     def close(self):
         subprocess.run([CLI, "--pin-root", self.pin_root, "dataplane", "unload"], capture_output=True, timeout=60)

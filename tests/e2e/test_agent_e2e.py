@@ -1,8 +1,10 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """End to end with the agent: bpfsplit-agent watches the test API server while the
 Argo player replays a rollout (GET+PUT of the HTTPRoute weights, canary scaling,
 selector switch at promotion, abort), and real HTTP flows from the client namespace.
 After each step the maps hold exactly the expected weights and backends, 2000 fresh
-connections split within 3 binomial sd, and held connections keep their backend.
+connections from chosen source ports reach exactly the colours the shared flow
+hash predicts, and held connections keep their backend.
 The API server going away leaves traffic flowing; a 410 makes the agent relist."""
 
 import math
@@ -15,7 +17,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BUILD, DataPath, FRONTEND4, Lab, ROOT, binomial_bound
+from harness import BUILD, DataPath, FRONTEND4, Lab, ROOT, expected_colours, source_ports
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "apiserver"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "argo"))
@@ -123,14 +125,17 @@ class AgentE2E(unittest.TestCase):
         wait_for(lambda: self.ready_backends() == [addr(stable_pods), addr(canary_pods)],
                  what=f"ready backends {addr(stable_pods)} / {addr(canary_pods)}")
 
-    def assert_share(self, canary_colour, weight, sigmas=3.0):
-        """3 binomial sd at each rollout step (the issue's bound); 4.5 where the subject
-        is the outage or the relist, so that a correct build does not fail now and then."""
-        r = self.lab.fresh(self.lab.url(4), n=N, concurrency=8)
+    def assert_share(self, canary_colour, weight):
+        """N fresh connections from source ports the test chooses reach exactly the colours
+        the shared flow hash predicts at weights (100 - weight, weight): group 0 is the
+        stable Service, group 1 the canary, and the other colour is the stable one."""
+        stable_colour = "green" if canary_colour == "orange" else "orange"
+        ports = source_ports(N)
+        r = self.lab.fresh(self.lab.url(4), n=N, concurrency=8, source_ports=ports,
+                           local_addr=[self.lab.client_ipv4])
         self.assertEqual(r["errors"], 0, r.get("error_samples"))
-        got = r["counts"].get(canary_colour, 0)
-        low, high = binomial_bound(N, weight / 100, sigmas)
-        self.assertTrue(low <= got <= high, f"canary {canary_colour} got {got}/{N} at weight {weight}")
+        expected = expected_colours(self.lab, self.dp, (100 - weight, weight), (stable_colour, canary_colour), ports)
+        self.assertEqual(r["counts"], expected, f"canary {canary_colour} at weight {weight}")
 
     def test_1_rollout_promotion_and_abort(self):
         green, orange = self.lab.green, self.lab.orange
@@ -180,13 +185,13 @@ class AgentE2E(unittest.TestCase):
         self.srv.pause()
         try:
             time.sleep(0.5)
-            self.assert_share(canary, 30, sigmas=4.5)  # the data path does not need the API server
+            self.assert_share(canary, 30)  # the data path does not need the API server
             self.assertIsNone(self.agent.poll(), "the agent died with the API server gone")
         finally:
             self.srv.resume()
         self.player.set_route_weights(60)
         wait_for(lambda: self.weights() == (40, 60), timeout=30, what="catch-up to 40/60 after the outage")
-        self.assert_share(canary, 60, sigmas=4.5)
+        self.assert_share(canary, 60)
 
     def test_3_watch_410_relists_and_converges(self):
         before = len(re.findall(r"relist", self.log()))
@@ -196,7 +201,7 @@ class AgentE2E(unittest.TestCase):
         self.srv.compact()
         self.srv.resume()
         wait_for(lambda: self.weights() == (80, 20), timeout=30, what="convergence to 80/20 after 410")
-        self.assert_share(self.player.canary_colour, 20, sigmas=4.5)
+        self.assert_share(self.player.canary_colour, 20)
         self.assertGreater(len(re.findall(r"relist", self.log())), before, "no relist was logged")
 
     def player_set_weights_offline(self, w):

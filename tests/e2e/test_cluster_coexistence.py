@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """End to end, bpfsplit beside kube-proxy on a cluster: every node namespace carries
 kube-proxy-style nftables rules (DNAT of the frontend's cluster IP and Gateway address,
 of a second Service that bpfsplit does not serve, and a forward rule dropping conntrack

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """End to end, east-west on a cluster: pods on each of three nodes connect to a frontend's
 cluster IP; bpfsplit's socket hooks on each node's cgroup choose the backend at connect()
 (one bpfsplit per node, own pin root, same tables). Every connection binds its source

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """End to end, north-south on a cluster: an external client behind a router that reaches
 the Gateway address over ECMP across three nodes. Every node runs bpfsplit with the tc
 entry point on its uplink and pod bridge in SNAT mode: whichever node a connection

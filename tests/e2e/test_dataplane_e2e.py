@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """End to end: real HTTP from the client namespace through bpfsplit's programs on the
 node to green (stable) and orange (canary) backends. Run once with the XDP entry point
 (client transmit checksums offloaded off, as from a wire) and once with the tc entry
@@ -9,7 +10,7 @@ import os
 import subprocess
 import unittest
 
-from harness import DataPath, Lab, binomial_bound
+from harness import DataPath, Lab, expected_colours, predict_groups, source_ports
 
 N_FRESH = int(os.environ.get("BPFSPLIT_E2E_FRESH", "2000"))
 
@@ -46,42 +47,46 @@ class _DataPathE2E:
                 self.assertEqual(value, self.csum_before[ns].get(name, 0),
                                  f"{name} moved in {ns}: a rewritten checksum is wrong")
 
-    def assert_share(self, result, n, weight_canary, total=100, sigmas=4.5):
-        """The canary share within `sigmas` binomial sd: 3 where the issue sets the bound
-        (the 70/30 split of 2000), 4.5 in checks whose subject is something else (with
-        dozens of share checks per run, 3 sd everywhere would fail a correct build now
-        and then)."""
-        self.assertEqual(result["errors"], 0, result.get("error_samples"))
-        orange = result["counts"].get("orange", 0)
-        low, high = binomial_bound(n, weight_canary / total, sigmas)
-        self.assertTrue(low <= orange <= high,
-                        f"canary got {orange}/{n}, expected {weight_canary}% within {sigmas} sd "
-                        f"({low:.0f}..{high:.0f})")
+    def fresh_exact(self, w_stable, w_canary, n, family=4, **kw):
+        """n fresh connections from source ports the test chooses: the colours they reach
+        must be exactly those the shared flow hash predicts for the weights (green =
+        stable, orange = canary), every connection answered."""
+        ports = source_ports(n)
+        # The source address too: with several addresses on the client's interface the
+        # kernel's choice (IPv6 especially) is not the test's to predict.
+        client = self.lab.client_ipv6 if family == 6 else self.lab.client_ipv4
+        r = self.lab.fresh(self.lab.url(family), n=n, source_ports=ports, local_addr=[client], **kw)
+        self.assertEqual(r["errors"], 0, r.get("error_samples"))
+        expected = expected_colours(self.lab, self.dp, (w_stable, w_canary), ("green", "orange"), ports, family)
+        self.assertEqual(r["counts"], expected,
+                         f"at {w_stable}/{w_canary}: colours reached differ from the flow hash's prediction")
+        return r
 
     def test_attach_reports_entry_point(self):
         self.assertIn("xdp" if self.entry == "xdp" else "tc", self.how)
 
     def test_split_70_30_ipv4(self):
         self.dp.split(70, 30)
-        r = self.lab.fresh(self.lab.url(4), n=N_FRESH, concurrency=8)
-        self.assert_share(r, N_FRESH, 30, sigmas=3)
+        r = self.fresh_exact(70, 30, N_FRESH, concurrency=8)
         self.assertEqual(set(r["counts"]), {"green", "orange"})
 
     def test_split_ipv6(self):
         self.dp.split(50, 50, family=6)
-        r = self.lab.fresh(self.lab.url(6), n=1000, concurrency=8)
-        self.assert_share(r, 1000, 50)
+        self.fresh_exact(50, 50, 1000, family=6, concurrency=8)
 
     def test_client_affinity_keeps_each_client_on_one_colour(self):
         addrs = self.lab.client_addresses or self.lab.add_client_addresses(12)
         self.dp.split(50, 50, affinity="client")
         r = self.lab.fresh(self.lab.url(4), n=12 * 20, local_addr=addrs[:12])
         self.assertEqual(r["errors"], 0, r.get("error_samples"))
-        colours = set()
-        for addr, backends in r["by_source"].items():
+        # Client affinity hashes the client address alone: the port plays no part.
+        groups = predict_groups(self.dp.hash_key(), (50, 50),
+                                [(a, 0, self.lab.vip4, self.lab.vip_port, "tcp") for a in addrs[:12]], "client")
+        self.assertEqual(set(groups), {0, 1}, "the test needs clients of both colours: choose other addresses")
+        for addr, g in zip(addrs[:12], groups):
+            backends = r["by_source"][addr]
             self.assertEqual(len(backends), 1, f"client {addr} reached {backends}")
-            colours.add(next(iter(backends))[0])
-        self.assertEqual(colours, {"g", "o"}, "12 clients at 50/50 should see both colours")
+            self.assertEqual(next(iter(backends))[0], "go"[g], f"client {addr}: colour differs from the prediction")
 
     def test_open_connections_keep_their_backend_while_weights_change(self):
         self.dp.split(70, 30)
@@ -96,11 +101,9 @@ class _DataPathE2E:
                 for c in r["connections"]:
                     seen.setdefault(c["id"], set()).update(c["backends"])
                     requests[c["id"]] = requests.get(c["id"], 0) + c["requests"]
-                fresh = self.lab.fresh(self.lab.url(4), n=400, concurrency=8)
+                fresh = self.fresh_exact(100 - w, w, 400, concurrency=8)
                 if w in (0, 100):
                     self.assertEqual(fresh["counts"], {"orange" if w else "green": 400})
-                else:
-                    self.assert_share(fresh, 400, w)
         self.assertEqual(len(seen), 16)
         for cid, backends in seen.items():
             self.assertEqual(requests[cid], 100)
@@ -162,8 +165,7 @@ class _DataPathE2E:
         try:
             for mode in (1, 2):
                 self.lab.set_rp_filter(mode)
-                r = self.lab.fresh(self.lab.url(4), n=300)
-                self.assert_share(r, 300, 30)
+                self.fresh_exact(70, 30, 300)
         finally:
             self.lab.set_rp_filter(0)
 
@@ -175,8 +177,7 @@ class _DataPathE2E:
         self.lab.ns_exec(self.lab.node_ns, ["nft", "-f", "-"], input=rules)
         try:
             self.dp.split(70, 30)
-            r = self.lab.fresh(self.lab.url(4), n=300)
-            self.assert_share(r, 300, 30)
+            self.fresh_exact(70, 30, 300)
             listing = self.lab.ns_exec(self.lab.node_ns, ["nft", "list", "table", "inet", "bstest"])
             self.assertIn("counter packets 0 bytes 0", listing)
         finally:

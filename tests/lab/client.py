@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Traffic generator of the bpfsplit lab; run inside the client namespace.
 
     ip netns exec bsc<id> /usr/bin/python3 client.py fresh --url URL -n N ...

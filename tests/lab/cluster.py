@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Cluster lab for bpfsplit: several nodes in network namespaces, as a Kubernetes cluster
 with a host-gateway CNI (flannel host-gw, Calico BGP) lays them out. Library (class
 ClusterLab), reused by tests, the demo and the benchmarks.

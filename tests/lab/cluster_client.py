@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Client of the cluster lab: runs in a pod (or the external client's) namespace, and in
 a node's cgroup when it plays a pod, and prints JSON.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Colour server of the cluster lab: runs in a pod namespace and answers, over TCP and
 UDP, one line "<colour> <name> <peer address>:<peer port>" per request, so that a test
 sees which backend answered and which source address that backend saw.

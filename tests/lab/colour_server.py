@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Backend HTTP server of the bpfsplit lab: answers with its colour.
 
 Runs inside a backend network namespace (started by lab.py) and listens

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Network-namespace lab for bpfsplit: library (class Lab) and CLI.
 
 Topology (all names carry a short random lab id, e.g. "3f9a1c"):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The cluster lab itself (tests/lab/cluster.py): topology, routing without
 encapsulation between pod CIDRs, ECMP towards the Gateway address, per-node cgroups that
 processes really run in, colour servers answering colour and peer, and a clean teardown

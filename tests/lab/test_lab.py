@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Self-test of the bpfsplit namespace lab (lab.py, client.py, colour_server.py).
 
 Needs root, ip/ethtool/nstat.  Run:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The test API server (tests/apiserver/fake_apiserver.py, same command line) plus
 faults a real API server never produces, for tests/unit/test_kube_client.c:
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Test-only helpers shared by the unit tests that read the reference Kubernetes objects:
  * where they are ($BPFSPLIT_K8S_REFERENCE, default tests/fixtures/k8s relative to
  * the repository root, where the tests run), reading one whole, and parsing it with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Unit tests for agent/cache.c and agent/desired.c: the reference objects of
  * tests/fixtures/k8s go into the cache, and the desired frontends that come out are
  * checked field by field. Reference folder: $BPFSPLIT_K8S_REFERENCE, default

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Unit tests for agent/k8s/kubeconfig.c: YAML kubeconfigs (contexts, inline
  * base64 data, token files, relative paths), JSON ones, errors, in-cluster
  * directories. Files live in a fresh mkdtemp() folder, removed afterwards. */

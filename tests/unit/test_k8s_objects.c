@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Unit tests for agent/k8s/objects.c: every reference object of
  * tests/fixtures/k8s parsed field by field, then bad and mutated inputs.
  * Reference folder: $BPFSPLIT_K8S_REFERENCE, default tests/fixtures/k8s

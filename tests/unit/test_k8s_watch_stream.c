@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Unit tests for agent/k8s/watch_stream.c: the reference watch stream cut at
  * every byte boundary gives the same lines; oversize events are dropped and the
  * stream recovers; copying stays linear. Reference folder as in test_k8s_objects.c. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Tests for agent/kube_client.c against the test API server (tests/apiserver), run
  * as a subprocess through tests/unit/kube_client_helpers.py (the same server plus
  * malformed-JSON faults). Each test builds a cache from the client's events alone,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Unit tests for agent/reconcile.c over the in-memory writer (no root needed): the diff
  * writes only what changed, removes only what the agent owns, keeps the last good spec,
  * coalesces bursts, retries failed writes, reuses what a previous run left in the maps.

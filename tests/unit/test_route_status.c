@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Unit tests for agent/route_status.c: the conditions of bpfsplit's status.parents entry
  * and the merge patch that writes it while keeping other controllers' entries.
  * Reference objects from $BPFSPLIT_K8S_REFERENCE (default tests/fixtures/k8s). */

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Unit tests for lib/tables.c (weight thresholds, Maglev tables) and the flow hash of
- * include/bpfsplit/flow_hash.h, against the rules of DESIGN.md "Choosing a backend":
+ * include/bpfsplit/flow_hash.h, against the rules of docs/architecture.md ("Per packet"):
  *  - T_i = floor(2^32 * sum_{j<=i} w_j / sum w), checked against 128-bit integer math;
  *  - a hash h picks the first group with h < T_i (zero-weight groups never picked);
  *  - with [stable, canary], raising the canary weight only moves stable -> canary;
