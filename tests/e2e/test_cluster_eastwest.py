@@ -11,12 +11,12 @@ import os
 import sys
 import unittest
 
-from harness import CLI, binomial_bound
+from harness import CLI
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
 
 from cluster import (CLUSTER_IP, CLUSTER_IP6, FRONTEND_PORT, TCP_PORT, UDP_FRONTEND_PORT,  # noqa: E402
-                     UDP_PORT, ClusterLab, NodeDataPath, frontend)
+                     UDP_PORT, ClusterLab, NodeDataPath, binomial_bound, frontend)
 
 N_FRESH = int(os.environ.get("BPFSPLIT_E2E_FRESH", "2000"))
 FE = frontend(CLUSTER_IP, FRONTEND_PORT)

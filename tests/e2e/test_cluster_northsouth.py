@@ -16,12 +16,12 @@ import sys
 import time
 import unittest
 
-from harness import CLI, binomial_bound
+from harness import CLI
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
 
 from cluster import (EXTERNAL_ADDR, EXTERNAL_ADDR6, FRONTEND_PORT, GATEWAY_VIP, GATEWAY_VIP6,  # noqa: E402
-                     TCP_PORT, ClusterLab, NodeDataPath, frontend)
+                     TCP_PORT, ClusterLab, NodeDataPath, binomial_bound, frontend)
 
 N_FRESH = int(os.environ.get("BPFSPLIT_E2E_FRESH", "2000"))
 FE = frontend(GATEWAY_VIP, FRONTEND_PORT)
@@ -164,6 +164,48 @@ class NorthSouthBase:
         for dp in self.dps:
             dp.cli("flow", "gc")
             self.assertEqual(held_ports(dp), 0, f"{dp.node.name}: SNAT ports still held after gc")
+
+
+    def test_5_snat_ports_never_shared_and_freed_on_retire(self):
+        """A range of two ports on node 1 and a frontend with one backend: two held flows
+        get the two ports; a third finds none and is dropped (counted); once a flow closes
+        and gc retires its record, its port serves the next flow."""
+        n1, dp1 = self.lab.nodes[0], self.dps[0]
+        pod = n1.pods[1]  # outside the cgroup: its packets take node 1's tc entry (SNAT)
+        target, fe = "10.96.0.40:80", "10.96.0.40:80/tcp"
+        backend = self.lab.nodes[1].pods[0]
+        dp1.cli("frontend", "apply", "-", input=json.dumps({"frontend": fe, "groups": [
+            {"name": "stable", "weight": 100, "backends": [{"address": backend.endpoint()}]}]}))
+        dp1.cli("node", "set", "--snat-ports", "62000-62001")
+        held = []
+        try:
+            for port in (53001, 53002):
+                h = self.lab.hold(pod, target, port, in_cgroup=False)
+                held.append(h)
+            seen = [h.round() for h in held]
+            for r in seen:
+                self.assertNotIn("error", r)
+                self.assertEqual(r["backend"], backend.name)
+                self.assertEqual(r["peer"], target)
+            ports = sorted(int(r["seen"].rsplit(":", 1)[1]) for r in seen)
+            self.assertEqual(ports, [62000, 62001], "two flows, two distinct ports of the range")
+            drops = dp1.reasons().get("drop_snat_ports", 0)
+            third = self.lab.fresh(pod, target, (53003, 53003), in_cgroup=False, timeout=2.0)
+            self.assertIn("error", third[0], "a third flow found a port in a full range")
+            self.assertGreater(dp1.reasons().get("drop_snat_ports", 0), drops)
+            freed = int(seen[0]["seen"].rsplit(":", 1)[1])
+            held.pop(0).close()
+            time.sleep(2.5)  # linger after FIN (2 s) before gc may retire the record
+            dp1.cli("flow", "gc")
+            again = self.lab.fresh(pod, target, (53004, 53004), in_cgroup=False)
+            self.assertNotIn("error", again[0])
+            self.assertEqual(int(again[0]["seen"].rsplit(":", 1)[1]), freed, "the retired flow's port is reused")
+            self.assertEqual(held[0].round(), seen[1], "the other flow kept its port and backend")
+        finally:
+            for h in held:
+                h.close()
+            dp1.cli("node", "set", "--snat-ports", "61000-65535")
+            dp1.cli("frontend", "remove", fe)
 
 
 class ClusterNorthSouth(NorthSouthBase, unittest.TestCase):

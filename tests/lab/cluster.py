@@ -28,6 +28,7 @@ manager, exceptions, signals, atexit via lab.py's hooks).
 """
 
 import json
+import math
 import os
 import secrets
 import shutil
@@ -316,7 +317,7 @@ class ClusterLab:
             raise LabError(f"{' '.join(argv)} in {ns} exited {proc.returncode}: {proc.stderr.strip()[-600:]}")
         return proc.stdout
 
-    def fresh(self, pod, target, ports, udp=False, in_cgroup=True, family=4):
+    def fresh(self, pod, target, ports, udp=False, in_cgroup=True, family=4, timeout=5.0):
         """One new connection (or UDP datagram) per source port from pod (a Pod, or None
         for the external client); returns the client's JSON list."""
         lo, hi = ports
@@ -324,17 +325,18 @@ class ClusterLab:
             ns, bind, node = self.ext_ns, EXTERNAL_ADDR if family == 4 else EXTERNAL_ADDR6, None
         else:
             ns, bind, node = pod.ns, pod.addr if family == 4 else pod.addr6, pod.node if in_cgroup else None
-        argv = [PYTHON, CLIENT_PY, "fresh", "--target", target, "--bind", bind, "--ports", f"{lo}-{hi}"]
+        argv = [PYTHON, CLIENT_PY, "fresh", "--target", target, "--bind", bind, "--ports", f"{lo}-{hi}",
+                "--timeout", str(timeout)]
         if udp:
             argv.append("--udp")
         return json.loads(self.run_in(ns, argv, node))
 
-    def hold(self, pod, target, port):
+    def hold(self, pod, target, port, in_cgroup=True):
         """A connection held open (HoldConn) from pod (None: the external client)."""
         if pod is None:
             ns, bind, node = self.ext_ns, EXTERNAL_ADDR, None
         else:
-            ns, bind, node = pod.ns, pod.addr, pod.node
+            ns, bind, node = pod.ns, pod.addr, pod.node if in_cgroup else None
         proc = self.spawn(ns, [PYTHON, CLIENT_PY, "hold", "--target", target, "--bind", bind, "--port", str(port)],
                           node=node, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         return HoldConn(proc)
@@ -472,6 +474,12 @@ class NodeDataPath:
             self.lab.datapaths.remove(self)
         subprocess.run([self.cli_path, "--pin-root", self.pin_root, "dataplane", "unload"], capture_output=True,
                        timeout=60)
+
+
+def binomial_bound(n, p, sigmas=3.0):
+    """(low, high) counts within `sigmas` binomial standard deviations of n*p."""
+    sd = math.sqrt(n * p * (1 - p))
+    return n * p - sigmas * sd, n * p + sigmas * sd
 
 
 def frontend(addr, port, proto="tcp"):
