@@ -75,6 +75,20 @@ class Pod:
         self.name = f"n{node.i}{self.colour[0]}{j // 2 or ''}"
         self.proc = None
 
+    # The attributes a lab Backend has, so that tools written for the single-node lab
+    # (the Argo player) take pods too.
+    @property
+    def ipv4(self):
+        return self.addr
+
+    @property
+    def ipv6(self):
+        return self.addr6
+
+    @property
+    def port(self):
+        return TCP_PORT
+
     def endpoint(self, port=TCP_PORT, family=4):
         return f"{self.addr}:{port}" if family == 4 else f"[{self.addr6}]:{port}"
 
