@@ -184,11 +184,40 @@ static __always_inline int bs_node_addr(const struct bs_node_cfg *n, __u8 family
 	return (n->addr6[0] | n->addr6[1] | n->addr6[2] | n->addr6[3]) != 0;
 }
 
+/* Whether the port held by reverse entry *key (value old) can be taken over: its flow's
+ * record is gone, names another port, closed longer than the linger, or (UDP) idle past
+ * the UDP idle time. A taken-over flow's record is deleted with it, so that nothing names
+ * the port twice. A subprogram (it runs only when a candidate port is taken) that builds
+ * the forward key in *key, which the caller rebuilds: its stack adds to bs_choose's. */
+static __noinline int bs_snat_reclaim(struct bs_flow_key *key, const struct bs_snat *old, const struct bs_settings *s)
+{
+	__be16 port = key->dport;
+	struct bs_conn *ct;
+	__u64 now;
+
+	if (!old || !s)
+		return 0;
+	__builtin_memcpy(key->saddr, old->client_addr, 16);
+	__builtin_memcpy(key->daddr, old->frontend_addr, 16);
+	key->sport = old->client_port;
+	key->dport = old->frontend_port;
+	ct = bpf_map_lookup_elem(&bs_conns, key);
+	if (ct && ct->nat_mode == BS_NAT_SNAT && ct->nat_port == port) {
+		now = bpf_ktime_get_ns();
+		if (key->proto == IPPROTO_UDP ? now - ct->last_ns <= s->udp_idle_ns
+					      : !(ct->flags & BS_CONN_F_CLOSING) || now - ct->last_ns <= s->linger_ns)
+			return 0; /* the port's flow is alive */
+		bpf_map_delete_elem(&bs_conns, key);
+	}
+	return 1;
+}
+
 /* Allocate a source port for a new SNAT flow towards be: the first of BS_SNAT_TRIES
  * pseudo-random candidates whose reverse entry can be inserted (BPF_NOEXIST: an entry
- * holds its port). Returns 0 with *port set (network order), or -1. */
+ * holds its port) or whose holder has retired (bs_snat_reclaim), so that ports come back
+ * without waiting for userspace's sweep. Returns 0 with *port set (network order), or -1. */
 static __always_inline int bs_snat_alloc(const struct bs_pkt *p, const struct bs_backend *be, const struct bs_node_cfg *n,
-					 const __be32 *node_addr, __u32 fe_id, __be16 *port)
+					 const __be32 *node_addr, __u32 fe_id, const struct bs_settings *s, __be16 *port)
 {
 	struct bs_flow_key rk = {};
 	struct bs_snat v = {};
@@ -210,6 +239,13 @@ static __always_inline int bs_snat_alloc(const struct bs_pkt *p, const struct bs
 		if (!bpf_map_update_elem(&bs_snat_rev, &rk, &v, BPF_NOEXIST)) {
 			*port = cand;
 			return 0;
+		}
+		if (bs_snat_reclaim(&rk, bpf_map_lookup_elem(&bs_snat_rev, &rk), s)) {
+			bs_snat_key(&rk, &p->flow, be->addr, be->port, node_addr, cand);
+			if (!bpf_map_update_elem(&bs_snat_rev, &rk, &v, BPF_ANY)) {
+				*port = cand;
+				return 0;
+			}
 		}
 	}
 	return -1;
@@ -286,7 +322,7 @@ static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, c
 
 		if (n && n->nat_mode == BS_NAT_SNAT && bs_node_addr(n, p->flow.family, node_addr) &&
 		    !(p->flow.proto == IPPROTO_TCP && (p->tcp_flags & BS_TCP_RST))) {
-			if (bs_snat_alloc(p, be, n, node_addr, fe_id, &ct.nat_port)) {
+			if (bs_snat_alloc(p, be, n, node_addr, fe_id, s, &ct.nat_port)) {
 				d->action = BS_ACT_DROP;
 				d->reason = BS_R_DROP_SNAT_PORTS;
 				return d->action;
