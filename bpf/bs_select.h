@@ -185,17 +185,19 @@ static __always_inline int bs_node_addr(const struct bs_node_cfg *n, __u8 family
 }
 
 /* Whether the port held by reverse entry *key (value old) can be taken over: its flow's
- * record is gone, names another port, closed longer than the linger, or (UDP) idle past
- * the UDP idle time. A taken-over flow's record is deleted with it, so that nothing names
+ * record is gone, names another port, closed longer than the linger and the node's SNAT
+ * hold (the backend's TIME_WAIT: a new flow's SYN on the same ports would meet the old
+ * connection there), or (UDP) idle past the UDP idle time. A taken-over flow's record is deleted with it, so that nothing names
  * the port twice. A subprogram (it runs only when a candidate port is taken) that builds
  * the forward key in *key, which the caller rebuilds: its stack adds to bs_choose's. */
-static __noinline int bs_snat_reclaim(struct bs_flow_key *key, const struct bs_snat *old, const struct bs_settings *s)
+static __noinline int bs_snat_reclaim(struct bs_flow_key *key, const struct bs_snat *old, const struct bs_settings *s,
+				    const struct bs_node_cfg *n)
 {
 	__be16 port = key->dport;
 	struct bs_conn *ct;
-	__u64 now;
+	__u64 now, hold;
 
-	if (!old || !s)
+	if (!old || !s || !n)
 		return 0;
 	__builtin_memcpy(key->saddr, old->client_addr, 16);
 	__builtin_memcpy(key->daddr, old->frontend_addr, 16);
@@ -204,9 +206,12 @@ static __noinline int bs_snat_reclaim(struct bs_flow_key *key, const struct bs_s
 	ct = bpf_map_lookup_elem(&bs_conns, key);
 	if (ct && ct->nat_mode == BS_NAT_SNAT && ct->nat_port == port) {
 		now = bpf_ktime_get_ns();
+		hold = (__u64)n->snat_hold_s * 1000000000ULL;
+		if (hold < s->linger_ns)
+			hold = s->linger_ns;
 		if (key->proto == IPPROTO_UDP ? now - ct->last_ns <= s->udp_idle_ns
-					      : !(ct->flags & BS_CONN_F_CLOSING) || now - ct->last_ns <= s->linger_ns)
-			return 0; /* the port's flow is alive */
+					      : !(ct->flags & BS_CONN_F_CLOSING) || now - ct->last_ns <= hold)
+			return 0; /* the port's flow is alive, or closed too recently */
 		bpf_map_delete_elem(&bs_conns, key);
 	}
 	return 1;
@@ -240,7 +245,7 @@ static __always_inline int bs_snat_alloc(const struct bs_pkt *p, const struct bs
 			*port = cand;
 			return 0;
 		}
-		if (bs_snat_reclaim(&rk, bpf_map_lookup_elem(&bs_snat_rev, &rk), s)) {
+		if (bs_snat_reclaim(&rk, bpf_map_lookup_elem(&bs_snat_rev, &rk), s, n)) {
 			bs_snat_key(&rk, &p->flow, be->addr, be->port, node_addr, cand);
 			if (!bpf_map_update_elem(&bs_snat_rev, &rk, &v, BPF_ANY)) {
 				*port = cand;

@@ -168,6 +168,9 @@ int bs_dp_get_node(const char *pin_root, struct bs_node_cfg *out);
 /* Retire SNAT reverse entries (freeing their ports) whose forward record is gone. Returns
  * how many were deleted. */
 int bs_dp_gc_snat(struct bs_dp *dp);
+/* How long a closed SNAT flow keeps its record and port (ns); 0 when the node has no
+ * NAT settings. bs_dp_gc_conns keeps such records that long. */
+__u64 bs_dp_snat_hold_ns(struct bs_dp *dp);
 
 /* Which group and backend the data path gives flow now (the BPF selection, in C): for a
  * socket hook, flow is {bound source address and port, frontend}. -ENOENT: no such

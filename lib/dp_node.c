@@ -22,7 +22,7 @@ static int open_pin(const char *pin_root, const char *name)
 
 int bs_dp_set_node(const char *pin_root, const struct bs_node_cfg *cfg)
 {
-	struct bs_node_cfg c = *cfg;
+	struct bs_node_cfg c = *cfg, cur = {};
 	static const __be32 none6[4];
 	__u32 zero = 0;
 	int fd, err = 0;
@@ -35,6 +35,9 @@ int bs_dp_set_node(const char *pin_root, const struct bs_node_cfg *cfg)
 		bs_err("msg=\"snat needs the node's address\" hint=\"give --node-addr (IPv4 and/or IPv6)\"");
 		return -EINVAL;
 	}
+	/* Settings never stored (ports 0) take the defaults for what the caller left 0. */
+	if (bs_dp_get_node(pin_root, &cur) == 0 && !cur.port_lo && !c.snat_hold_s)
+		c.snat_hold_s = BS_DEFAULT_SNAT_HOLD_S;
 	if (!c.port_lo && !c.port_hi) {
 		c.port_lo = BS_DEFAULT_SNAT_PORT_LO;
 		c.port_hi = BS_DEFAULT_SNAT_PORT_HI;
@@ -64,6 +67,15 @@ int bs_dp_get_node(const char *pin_root, struct bs_node_cfg *out)
 		err = -errno;
 	close(fd);
 	return err;
+}
+
+__u64 bs_dp_snat_hold_ns(struct bs_dp *dp)
+{
+	struct bs_node_cfg cfg;
+
+	if (bs_dp_get_node(dp->root, &cfg))
+		return 0;
+	return (__u64)cfg.snat_hold_s * 1000000000ULL;
 }
 
 int bs_dp_gc_snat(struct bs_dp *dp)

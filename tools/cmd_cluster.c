@@ -35,6 +35,7 @@ void help_cgroup(void)
 void help_node(void)
 {
 	printf("Usage: bpfsplit node set [--nat snat|none] [--node-addr ADDR]... [--snat-ports LO-HI]\n"
+	       "                         [--snat-hold SECONDS]\n"
 	       "       bpfsplit node show\n"
 	       "\n"
 	       "How this node's packet path (XDP/tc entry points) reaches backends:\n"
@@ -46,11 +47,14 @@ void help_node(void)
 	       "        address). Needs the tc-ingress entry point on the interfaces packets and\n"
 	       "        replies arrive on (uplink and the pods' veths); XDP passes snat frontends to it.\n"
 	       "--node-addr takes one IPv4 and/or one IPv6 address. --snat-ports defaults to\n"
-	       "%u-%u: keep it outside net.ipv4.ip_local_port_range.\n"
+	       "%u-%u: keep it outside net.ipv4.ip_local_port_range. --snat-hold (default %u s)\n"
+	       "is how long a closed flow keeps its port: at least the backends' TIME_WAIT (60 s\n"
+	       "on Linux), or a new flow reusing the port meets the old connection's state there.\n"
+	       "So one node sustains about PORTS / HOLD new flows per second to each backend.\n"
 	       "\n"
 	       "Examples:\n"
 	       "  bpfsplit node set --nat snat --node-addr 192.168.0.11 --node-addr fd00::11\n",
-	       BS_DEFAULT_SNAT_PORT_LO, BS_DEFAULT_SNAT_PORT_HI);
+	       BS_DEFAULT_SNAT_PORT_LO, BS_DEFAULT_SNAT_PORT_HI, BS_DEFAULT_SNAT_HOLD_S);
 }
 
 /* ---- cgroup ---- */
@@ -145,8 +149,8 @@ static int cmd_node_set(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "nat", required_argument, NULL, 'n' },	{ "node-addr", required_argument, NULL, 'a' },
-		{ "snat-ports", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{ "snat-ports", required_argument, NULL, 'p' }, { "snat-hold", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },		{ 0 },
 	};
 	struct bs_node_cfg cfg = {};
 	unsigned lo, hi;
@@ -180,6 +184,14 @@ static int cmd_node_set(int argc, char **argv)
 			cfg.port_lo = lo;
 			cfg.port_hi = hi;
 			break;
+		case 'H': {
+			__u64 v;
+
+			if (cli_parse_u64(optarg, 86400, &v))
+				return cli_usage("node", "node set: --snat-hold '%s': expected seconds, 0..86400", optarg);
+			cfg.snat_hold_s = (__u32)v;
+			break;
+		}
 		case 'h':
 			help_node();
 			return 0;
@@ -222,10 +234,11 @@ static int cmd_node_show(int argc, char **argv)
 		cJSON_AddStringToObject(j, "addr6", a6);
 		cJSON_AddNumberToObject(j, "snat_port_lo", cfg.port_lo);
 		cJSON_AddNumberToObject(j, "snat_port_hi", cfg.port_hi);
+		cJSON_AddNumberToObject(j, "snat_hold_s", cfg.snat_hold_s);
 		return out_json(j);
 	}
-	printf("nat %s addr4 %s addr6 %s snat ports %u-%u\n", cfg.nat_mode == BS_NAT_SNAT ? "snat" : "none",
-	       a4[0] ? a4 : "-", a6[0] ? a6 : "-", cfg.port_lo, cfg.port_hi);
+	printf("nat %s addr4 %s addr6 %s snat ports %u-%u hold %us\n", cfg.nat_mode == BS_NAT_SNAT ? "snat" : "none",
+	       a4[0] ? a4 : "-", a6[0] ? a6 : "-", cfg.port_lo, cfg.port_hi, cfg.snat_hold_s);
 	return 0;
 }
 

@@ -143,8 +143,11 @@ struct bs_node_cfg {
 	__u16 port_lo;      /* SNAT source ports, host order, inclusive; outside the node's */
 	__u16 port_hi;      /* ip_local_port_range so that they never meet its own sockets */
 	__u8 pad2[2];
+	/* Seconds a closed SNAT flow keeps its port (and record): at least the backend's
+	 * TIME_WAIT, or a new flow on the same port meets the old connection's state there. */
+	__u32 snat_hold_s;
 };
-BS_STATIC_ASSERT(sizeof(struct bs_node_cfg) == 28, "bs_node_cfg size");
+BS_STATIC_ASSERT(sizeof(struct bs_node_cfg) == 32, "bs_node_cfg size");
 
 /* bs_snat_rev value (key: the reply's 5-tuple, backend -> node address:allocated port):
  * what the reply is translated back to. */

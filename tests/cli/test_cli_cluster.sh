@@ -116,7 +116,12 @@ expect "reversed port range refused" 1 'SNAT port range'
 run bs node set --nat snat --node-addr 10.0.0.11 --node-addr fd00::11 --snat-ports 62000-62999
 expect "node set" 0 'nat snat'
 run bs -j node show
-jcheck "node show -j" '.nat == "snat" and .addr4 == "10.0.0.11" and .addr6 == "fd00::11" and .snat_port_lo == 62000 and .snat_port_hi == 62999'
+jcheck "node show -j" '.nat == "snat" and .addr4 == "10.0.0.11" and .addr6 == "fd00::11" and .snat_port_lo == 62000 and .snat_port_hi == 62999 and .snat_hold_s == 60'
+run bs node set --snat-hold 5
+run bs -j node show
+jcheck "node set --snat-hold" '.snat_hold_s == 5 and .snat_port_lo == 62000'
+run bs node set --snat-hold soon
+expect "--snat-hold takes seconds" 2 'expected seconds'
 run bs node set --nat none
 run bs -j node show
 jcheck "back to none, addresses kept" '.nat == "none" and .addr4 == "10.0.0.11"'

@@ -150,12 +150,28 @@ class NorthSouthBase:
         self.assertEqual({be.name for _, be in pairs}, {p.name for p in self.lab.pods})
         self.assertGreater(sum(1 for a, be in pairs if be.node.addr6 == a), 0)
 
+    def test_6_closed_flow_holds_its_port_for_the_hold_time(self):
+        """With the default hold, a closed flow's record and port outlive the linger: gc
+        keeps them, so no new flow meets the backend's TIME_WAIT on that port."""
+        self.apply_all(50, 50)
+        pairs = self.check_exact(self.lab.fresh(None, TARGET, (54000, 54099)))
+        time.sleep(2.5)  # past the linger, well within the 60 s hold
+        for dp in self.dps:
+            dp.cli("flow", "gc")
+        held = sum(len(json.loads(subprocess.run(
+            ["bpftool", "-j", "map", "dump", "pinned", f"{dp.pin_root}/bs_snat_rev"],
+            capture_output=True, text=True, check=True).stdout)) for dp in self.dps)
+        self.assertGreaterEqual(held, len(pairs), "closed flows gave their ports back before the hold")
+
     def test_3_retired_records_free_their_ports(self):
         def held_ports(dp):
             out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", f"{dp.pin_root}/bs_snat_rev"],
                                  capture_output=True, text=True, check=True).stdout
             return len(json.loads(out))
 
+        for dp in self.dps:  # no TIME_WAIT to respect here: gc may free a port after the linger
+            dp.cli("node", "set", "--snat-hold", "0")
+        self.addCleanup(lambda: [dp.cli("node", "set", "--snat-hold", "60") for dp in self.dps])
         self.apply_all(50, 50)
         pairs = self.check_exact(self.lab.fresh(None, TARGET, (48000, 48199)))
         self.assertEqual(sum(held_ports(dp) for dp in self.dps) >= len(pairs), True,
@@ -177,7 +193,7 @@ class NorthSouthBase:
         backend = self.lab.nodes[1].pods[0]
         dp1.cli("frontend", "apply", "-", input=json.dumps({"frontend": fe, "groups": [
             {"name": "stable", "weight": 100, "backends": [{"address": backend.endpoint()}]}]}))
-        dp1.cli("node", "set", "--snat-ports", "62000-62001")
+        dp1.cli("node", "set", "--snat-ports", "62000-62001", "--snat-hold", "0")
         held = []
         try:
             for port in (53001, 53002):
@@ -204,7 +220,7 @@ class NorthSouthBase:
         finally:
             for h in held:
                 h.close()
-            dp1.cli("node", "set", "--snat-ports", "61000-65535")
+            dp1.cli("node", "set", "--snat-ports", "32768-65535", "--snat-hold", "60")
             dp1.cli("frontend", "remove", fe)
 
 
