@@ -190,7 +190,10 @@ def run_cluster(build, repeats=3, duration=3, fresh_conns=32, keepalive_conns=32
     summary = {c: {m: {k: med([r[k] for r in runs[c][m]]) for k in ("rate_per_s", "cpu_us_per_request",
                                                                     "latency_p99_us", "canary_share")}
                    for m in ("fresh", "keepalive")} for c in CASES}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
     return {
+        "measured": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": commit},
         "conditions": {"repeats": repeats, "duration_s": duration, "fresh_connections": fresh_conns,
                        "keepalive_connections": keepalive_conns, "nodes": 3, "backends": 5,
                        "client": "wrk in pod n1o (node 1)"},
