@@ -12,7 +12,8 @@ BPFTOOL ?= bpftool
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror
-VERSION := 0.1.0$(shell git rev-parse --short HEAD 2>/dev/null | sed "s/^/+g/")
+VERSION ?= 0.1.0$(shell git rev-parse --short HEAD 2>/dev/null | sed "s/^/+g/")
+VERSION := $(VERSION)
 CPPFLAGS += -Iinclude -Ilib -Iagent -I$(BUILD) -D_GNU_SOURCE -DBPFSPLIT_VERSION='"$(VERSION)"'
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
 	$(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -Wall -Werror
@@ -52,8 +53,11 @@ TEST_TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 # Object files of test binaries are kept, so that relinking is cheap.
 .SECONDARY:
 
-.PHONY: all help test demo demo-clean bench clean install deps
+.PHONY: all bins help test demo demo-clean bench clean install deps image
 all: $(BPF_OBJS) $(SKEL) $(LIB) $(AGENT_LIB) $(CLI) $(if $(wildcard agent/main.c),$(AGENT)) $(TEST_C_BINS) $(TEST_TOOL_BINS)
+
+# The two binaries only (what the image holds).
+bins: $(CLI) $(AGENT)
 
 help:
 	@echo "make            build BPF objects, skeletons, library, CLI and test binaries into $(BUILD)/"
@@ -63,6 +67,7 @@ help:
 	@echo "make bench      run the benchmarks"
 	@echo "make bench-build  build the benchmark binaries only"
 	@echo "make install    install binaries under PREFIX (default /usr/local)"
+	@echo "make image      build the container image with podman (IMAGE=name:tag)"
 	@echo "make clean      remove $(BUILD)/"
 	@echo "V=1             show the commands"
 
@@ -122,10 +127,16 @@ bench: deps all bench-build
 include bench/bench.mk
 
 PREFIX ?= /usr/local
-install: all
+install: bins
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
 	if [ -x $(AGENT) ]; then install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/bin/; fi
+
+# The container image (deploy/Containerfile) with podman; the Debian base comes from
+# debootstrap when no registry is reachable (scripts/image-base.sh, cached).
+IMAGE ?= ghcr.io/bpfsplit/bpfsplit:0.1.0
+image: deps
+	$(Q)IMAGE=$(IMAGE) scripts/build-image.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -66,6 +66,7 @@ struct agent {
 	struct desired_opts dopts;
 
 	bool synced, ready, dirty, full, retry_pending;
+	bool ready_published;         /* /readyz: maps match (ready) and every attachment in force */
 	uint64_t batch_start_ns, next_full_ns, retry_at_ns, retry_backoff_ns, next_metrics_ns;
 
 	/* The desired state of the last pass, kept between passes: a pass after watch events

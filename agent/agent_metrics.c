@@ -162,7 +162,9 @@ static void publish_metrics_now(struct agent *a, const struct desired *d)
 	mbuf_printf(&b, "# HELP bpfsplit_agent_synced 1 once every watched type has been listed.\n"
 			"# TYPE bpfsplit_agent_synced gauge\nbpfsplit_agent_synced %d\n", a->synced);
 	mbuf_printf(&b, "# HELP bpfsplit_agent_ready 1 once the first full pass has brought the maps to the "
-			"desired state.\n# TYPE bpfsplit_agent_ready gauge\nbpfsplit_agent_ready %d\n", a->ready);
+			"desired state and every configured attachment is in force.\n# TYPE bpfsplit_agent_ready "
+			"gauge\nbpfsplit_agent_ready %d\n", a->ready_published);
+	attach_render(&a->f.at, &b);
 
 	mbuf_printf(&b, "# HELP bpfsplit_agent_cache_objects Objects cached, by kind.\n"
 			"# TYPE bpfsplit_agent_cache_objects gauge\n");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sizes.h"
 
 #ifndef BPFSPLIT_VERSION
 #define BPFSPLIT_VERSION "0.1.0"
@@ -56,9 +57,17 @@ static void usage(FILE *f)
 		"                          interface and pin the link (repeatable). Optional: the\n"
 		"                          bpfsplit CLI can attach too; links stay when the agent stops\n"
 		"  --interfaces IF[,IF]    shorthand: on each, the ingress entry its driver calls for\n"
-		"                          (xdp on a wire, tc-ingress on veth/bridge...) and tc-egress\n"
+		"                          (xdp on a wire, tc-ingress on veth/bridge...) and tc-egress.\n"
+		"                          \"auto\": the uplink, the interface of the default route.\n"
+		"                          Attachments are checked every second: a lost one is attached\n"
+		"                          again; /readyz waits until all are in force\n"
+		"  --max-conns N, --max-frontends N, --max-backends N, --max-tables N, --max-splits N\n"
+		"                          map sizes when the maps are created (as bpfsplit dataplane\n"
+		"                          load; pinned maps keep theirs). Their kernel memory is charged\n"
+		"                          to this process's memory cgroup: see docs/deploy.md\n"
 		"  --xdp-mode MODE         auto (default), native or generic\n"
-		"  --dry-run               compute and log what would be written, touch no map (no root)\n"
+		"  --dry-run               compute and log what would be written; write nothing: no map,\n"
+		"                          no HTTPRoute status (no root)\n"
 		"\n"
 		"Operation:\n"
 		"  --metrics-addr ADDR     listen address for /metrics, /healthz, /readyz (default :9090;\n"
@@ -109,19 +118,6 @@ int parse_duration_ns(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int add_attach(struct flags *f, const char *ifname, enum bs_entry entry, bool auto_ingress)
-{
-	struct attach_req *a;
-
-	if (f->n_attach >= MAX_ATTACH || !ifname[0] || strlen(ifname) >= sizeof(a->ifname))
-		return -EINVAL;
-	a = &f->attach[f->n_attach++];
-	snprintf(a->ifname, sizeof(a->ifname), "%s", ifname);
-	a->entry = entry;
-	a->auto_ingress = auto_ingress;
-	return 0;
-}
-
 static int bad_flag(const char *flag, const char *val, const char *want)
 {
 	fprintf(stderr, "bpfsplit-agent: %s \"%s\": %s (see --help)\n", flag, val, want);
@@ -131,7 +127,7 @@ static int bad_flag(const char *flag, const char *val, const char *want)
 enum {
 	OPT_KUBECONFIG = 256, OPT_SERVER, OPT_TOKEN_FILE, OPT_CA_FILE, OPT_CONTEXT, OPT_PIN_ROOT, OPT_GATEWAY_CLASS,
 	OPT_WEIGHTS_FROM, OPT_INTERFACES, OPT_ATTACH, OPT_METRICS_ADDR, OPT_DRAIN_TIMEOUT, OPT_NODE_NAME,
-	OPT_RESYNC, OPT_NO_STATUS, OPT_DRY_RUN, OPT_XDP_MODE, OPT_AFFINITY, OPT_VERSION,
+	OPT_RESYNC, OPT_NO_STATUS, OPT_DRY_RUN, OPT_XDP_MODE, OPT_AFFINITY, OPT_VERSION, OPT_SIZE,
 };
 
 int parse_flags(int argc, char **argv, struct flags *f)
@@ -158,8 +154,15 @@ int parse_flags(int argc, char **argv, struct flags *f)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "max-conns", required_argument, NULL, OPT_SIZE },
+		{ "max-frontends", required_argument, NULL, OPT_SIZE },
+		{ "max-backends", required_argument, NULL, OPT_SIZE },
+		{ "max-tables", required_argument, NULL, OPT_SIZE },
+		{ "max-splits", required_argument, NULL, OPT_SIZE },
 		{ 0 },
 	};
+	const char *want;
+	int idx = 0;
 	char *list, *save, *tok;
 	int c;
 
@@ -171,7 +174,7 @@ int parse_flags(int argc, char **argv, struct flags *f)
 	f->write_status = true;
 	f->default_affinity = BS_AFFINITY_CONNECTION;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vh", opts, &idx)) != -1) {
 		switch (c) {
 		case OPT_KUBECONFIG:
 			f->kubeconfig = optarg;
@@ -210,29 +213,21 @@ int parse_flags(int argc, char **argv, struct flags *f)
 				return bad_flag("--weights-from", optarg, "expected httproute or rollout");
 			break;
 		case OPT_INTERFACES:
-			list = optarg;
-			for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-				if (add_attach(f, tok, BS_ENTRY_XDP, true) || add_attach(f, tok, BS_ENTRY_TC_EGRESS, false))
-					return bad_flag("--interfaces", tok, "bad interface name or too many");
-			}
+			if (attach_add_interfaces(&f->at, optarg, &want))
+				return bad_flag("--interfaces", optarg, want);
 			break;
-		case OPT_ATTACH: {
-			char *colon = strchr(optarg, ':');
-			enum bs_entry entry;
+		case OPT_ATTACH:
+			if (attach_add_spec(&f->at, optarg, &want))
+				return bad_flag("--attach", optarg, want);
+			break;
+		case OPT_SIZE:
+			if (sizes_parse(opts[idx].name, optarg, &f->sizes)) {
+				char flag[32];
 
-			if (!colon)
-				return bad_flag("--attach", optarg, "expected ENTRY:IFACE, e.g. xdp:eth0");
-			*colon = '\0';
-			if (bs_entry_parse(optarg, &entry)) {
-				*colon = ':';
-				return bad_flag("--attach", optarg, "entry must be xdp, tc-ingress or tc-egress");
-			}
-			if (add_attach(f, colon + 1, entry, false)) {
-				*colon = ':';
-				return bad_flag("--attach", optarg, "bad interface name or too many");
+				snprintf(flag, sizeof(flag), "--%s", opts[idx].name);
+				return bad_flag(flag, optarg, "expected a number of entries, 1..1073741824");
 			}
 			break;
-		}
 		case OPT_METRICS_ADDR:
 			f->metrics_addr = optarg;
 			break;
@@ -251,7 +246,7 @@ int parse_flags(int argc, char **argv, struct flags *f)
 			f->write_status = false;
 			break;
 		case OPT_DRY_RUN:
-			f->dry_run = true;
+			f->dry_run = true; /* and no status write: see below */
 			break;
 		case OPT_XDP_MODE:
 			if (!strcmp(optarg, "auto"))
@@ -286,11 +281,13 @@ int parse_flags(int argc, char **argv, struct flags *f)
 			return 2;
 		}
 	}
+	if (f->dry_run)
+		f->write_status = false; /* a dry run writes nothing, route status included */
 	if (optind < argc) {
 		fprintf(stderr, "bpfsplit-agent: unexpected argument \"%s\" (see --help)\n", argv[optind]);
 		return 2;
 	}
-	if (f->dry_run && f->n_attach) {
+	if (f->dry_run && f->at.n) {
 		fprintf(stderr, "bpfsplit-agent: --dry-run touches no data path: drop --attach/--interfaces\n");
 		return 2;
 	}

@@ -6,20 +6,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "attach.h"
 #include "bpfsplit.h"
 #include "desired.h"
 
 /* Defaults of the flags (seconds). */
 #define DEFAULT_DRAIN_TIMEOUT_S 300
 #define DEFAULT_RESYNC_S 60
-#define MAX_ATTACH 32
-
-struct attach_req {
-	char ifname[32];
-	enum bs_entry entry;
-	bool auto_ingress; /* from --interfaces: the ingress entry chosen by driver */
-};
-
 struct flags {
 	const char *kubeconfig, *server, *token_file, *ca_file, *context, *pin_root, *metrics_addr, *node_name;
 	const char *classes[DESIRED_MAX_CLASSES];
@@ -27,8 +20,8 @@ struct flags {
 	enum weights_from weights_from;
 	uint64_t drain_timeout_ns, resync_ns;
 	uint8_t default_affinity;
-	struct attach_req attach[MAX_ATTACH];
-	size_t n_attach;
+	struct attachments at;     /* --attach, --interfaces (attach.c) */
+	struct bs_dp_opts sizes;   /* --max-* (sizes.c) */
 	enum bs_xdp_mode xdp_mode;
 	bool dry_run, write_status;
 	int verbose;

@@ -15,6 +15,37 @@
 
 /* ---- one pass ---- */
 
+
+/* /readyz: the maps match the cluster and every configured attachment is in force. */
+static void update_readiness(struct agent *a)
+{
+	static char last_why[512];
+	bool now = a->ready && attach_complete(&a->f.at);
+	char why[512];
+
+	if (now) {
+		if (a->ready_published)
+			return;
+		a->ready_published = true;
+		last_why[0] = '\0';
+		metrics_set_ready(a->m, true, NULL);
+		bs_info("msg=\"ready: the maps match the cluster and every attachment is in force\" attachments=%zu",
+			a->f.at.n);
+	} else {
+		if (a->ready)
+			attach_missing(&a->f.at, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "waiting for the first full sync");
+		if (!a->ready_published && !strcmp(why, last_why))
+			return;
+		a->ready_published = false;
+		snprintf(last_why, sizeof(last_why), "%s", why);
+		metrics_set_ready(a->m, false, why);
+		bs_warn("msg=\"not ready\" why=\"%s\"", why);
+	}
+	a->next_metrics_ns = 0; /* publish at once */
+}
+
 static void reconcile_pass(struct agent *a, uint64_t now)
 {
 	struct reconcile_run_opts ro = {
@@ -92,10 +123,9 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 		 a->last.removed, a->last.failed, a->last.owned, a->last.info_writes, a->last.info_failed, d->n_pr);
 	if (!a->ready && !rc) {
 		a->ready = true;
-		metrics_set_ready(a->m, true, NULL);
-		bs_info("msg=\"ready: the maps match the cluster\" frontends=%zu owned=%zu not_owned=%zu problems=%zu",
+		bs_info("msg=\"the maps match the cluster\" frontends=%zu owned=%zu not_owned=%zu problems=%zu",
 			a->last.desired, a->last.owned, a->last.not_owned, d->n_pr);
-		a->next_metrics_ns = 0; /* publish at once */
+		update_readiness(a);
 	}
 	status_write_after_pass(a, whole);
 	if (agent_metrics_due(a, now, a->last.applied || a->last.removed || a->last.failed || whole ||
@@ -130,6 +160,10 @@ void agent_loop(struct agent *a, volatile sig_atomic_t *stop)
 			bs_debug("msg=\"kube client loop\" err=%s", strerror(-rc));
 		now = mono_ns();
 		metrics_heartbeat(a->m, now, HEALTH_TIMEOUT_NS);
+		if (attach_tick(&a->f.at, a->dp, a->f.xdp_mode, now)) {
+			update_readiness(a);
+			a->next_metrics_ns = 0;
+		}
 		if (!a->synced && kube_client_synced(a->kc)) {
 			a->synced = true;
 			a->full = true;

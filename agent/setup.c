@@ -11,6 +11,7 @@
 
 #include "kinds.h"
 #include "log.h"
+#include "sizes.h"
 
 int agent_load_config(struct agent *a)
 {
@@ -71,37 +72,27 @@ int agent_load_config(struct agent *a)
 
 int agent_open_datapath(struct agent *a)
 {
-	struct bs_dp_opts o = { .pin_root = a->f.pin_root };
-	char how[64];
+	struct bs_dp_opts o = a->f.sizes;
 	int rc;
 
+	o.pin_root = a->f.pin_root;
 	if (a->f.dry_run) {
 		bs_info("msg=\"dry run: no map is written\"");
 		return dp_writer_mem_new(&a->w);
 	}
 	rc = bs_dp_open(&o, &a->dp);
 	if (rc) {
-		bs_err("msg=\"cannot open the data path\" pin_root=%s err=%s hint=\"run as root with bpffs mounted, "
-		       "or use --dry-run\"",
-		       a->f.pin_root, strerror(-rc));
+		/* The library logged why (refused load: which capability, seccomp, lockdown, memory). */
+		bs_err("msg=\"cannot open the data path\" pin_root=%s err=%s hint=\"%s\"", a->f.pin_root,
+		       strerror(-rc),
+		       rc == -ENOMEM ? "map sizes and the memory limit: docs/deploy.md"
+				     : "see the reason logged above; --dry-run needs no data path");
 		return rc;
 	}
-	for (size_t i = 0; i < a->f.n_attach; i++) {
-		struct attach_req *r = &a->f.attach[i];
-		enum bs_entry entry = r->entry;
-		char why[128] = "";
-
-		if (r->auto_ingress && bs_entry_auto(r->ifname, &entry, why, sizeof(why)))
-			entry = BS_ENTRY_XDP;
-		rc = bs_dp_attach(a->dp, r->ifname, entry, a->f.xdp_mode, how, sizeof(how));
-		if (rc) {
-			bs_err("msg=\"cannot attach\" ifname=%s entry=%s err=%s", r->ifname, bs_entry_name(entry),
-			       strerror(-rc));
-			return rc;
-		}
-		bs_info("msg=\"attached\" ifname=%s entry=%s how=\"%s\"%s%s%s", r->ifname, bs_entry_name(entry), how,
-			why[0] ? " why=\"" : "", why, why[0] ? "\"" : "");
-	}
+	sizes_report(a->dp, &o);
+	/* Attach what can be now; what cannot is retried every second and keeps /readyz
+	 * not ready meanwhile. */
+	attach_sync(&a->f.at, a->dp, a->f.xdp_mode);
 	return dp_writer_bpf_new(a->dp, &a->w);
 }
 

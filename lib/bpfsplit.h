@@ -60,11 +60,18 @@ int bs_dp_detach(const char *pin_root, const char *ifname, enum bs_entry entry);
 struct bs_link_info {
 	char ifname[32];
 	enum bs_entry entry;
-	char mode[16];           /* "native", "generic", "tcx"; "xdp" when in another namespace */
+	char mode[16];           /* "native", "generic", "tcx", "tc-classic"; "xdp" when in another namespace */
+	bool classic;            /* a classic clsact/cls_bpf filter (its program is pinned, no link) */
 	__u32 prog_id;
 	unsigned long netns_ino; /* network namespace of the interface (inode of its ns file) */
 	char pin[PATH_MAX];      /* the link's pin */
 };
+/* Whether a pinned attachment is still in force: 1 yes, 0 lost (detached by someone, pin
+ * removed, interface gone), -EXDEV for a classic filter in another network namespace. */
+int bs_dp_link_alive(const struct bs_link_info *li);
+/* Whether tc entry points attach with tcx links (kernel >= 6.6, probed) or the classic
+ * clsact + direct-action cls_bpf filter; BPFSPLIT_TC_ATTACH=classic|tcx forces one. */
+bool bs_tc_uses_tcx(void);
 /* Call fn for each pinned link; stops at the first non-zero return and returns it. */
 int bs_dp_for_each_link(const char *pin_root, int (*fn)(const struct bs_link_info *, void *), void *ctx);
 
@@ -142,6 +149,10 @@ void bs_frontend_key_format(const struct bs_frontend_key *key, char *buf, size_t
 /* "10.0.0.1:8080", "[fd00::1]:8080" <-> address, port (network order), family. */
 int bs_endpoint_parse(const char *s, __be32 addr[4], __be16 *port, __u8 *family);
 void bs_endpoint_format(const __be32 addr[4], __be16 port, __u8 family, char *buf, size_t len);
+
+/* Why the kernel refused a BPF operation with err (-EPERM, -EACCES): missing capabilities,
+ * a seccomp filter or lockdown, each probed. */
+void bs_diag_load_refused(int err, char *buf, size_t len);
 
 /* Program fd of an entry point (handles from bs_dp_open only), for BPF_PROG_TEST_RUN. */
 int bs_dp_prog_fd(struct bs_dp *dp, enum bs_entry entry);

@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Attaching entry points with bpf_links pinned under <pin root>/links/, so that the data
  * path keeps forwarding when the attaching process exits. XDP mode is the kernel's
- * choice unless asked (native where the driver has it, generic otherwise) and reported;
- * tc entry points use tcx links (attach types 46/47, newer than libbpf 1.1's headers). */
+ * choice unless asked (native where the driver has it, generic otherwise) and reported.
+ * tc entry points use tcx links (attach types 46/47, kernel >= 6.6, newer than libbpf
+ * 1.1's headers) where the kernel has them, probed; below that, the classic clsact qdisc
+ * with a direct-action cls_bpf filter (libbpf's bpf_tc_*). A classic filter has no link
+ * to pin: the program is pinned under the same name with "@classic" appended, and the
+ * filter is found again by its fixed handle and priority. BPFSPLIT_TC_ATTACH=classic (or
+ * tcx) forces one way. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +32,10 @@
 
 #define BS_ATTACH_TCX_INGRESS 46
 #define BS_ATTACH_TCX_EGRESS 47
+/* Our classic cls_bpf filter on the clsact hook: handle 0xb5, priority 1 (runs first). */
+#define BS_TC_HANDLE 0xb5
+#define BS_TC_PRIORITY 1
+#define CLASSIC_SUFFIX "@classic"
 
 static const char *const entry_names[] = {
 	[BS_ENTRY_XDP] = "xdp",
@@ -96,6 +107,121 @@ static void link_path(const char *root, const char *ifname, enum bs_entry entry,
 	snprintf(buf, len, "%s/links/%s@%s@%lu", root, bs_entry_name(entry), ifname, current_netns());
 }
 
+static void classic_path(const char *root, const char *ifname, enum bs_entry entry, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/links/%s@%s@%lu" CLASSIC_SUFFIX, root, bs_entry_name(entry), ifname, current_netns());
+}
+
+/* Does this kernel have tcx links? Asked once: a query of the tcx ingress hook of the
+ * loopback interface (always index 1) is understood from 6.6 on, refused with EINVAL before. */
+static bool tcx_probe(void)
+{
+	static int have = -1;
+
+	if (have < 0) {
+		LIBBPF_OPTS(bpf_prog_query_opts, q);
+
+		have = bpf_prog_query_opts(1, BS_ATTACH_TCX_INGRESS, &q) == 0 || errno != EINVAL;
+	}
+	return have;
+}
+
+bool bs_tc_uses_tcx(void)
+{
+	const char *force = getenv("BPFSPLIT_TC_ATTACH");
+
+	if (force && !strcmp(force, "classic"))
+		return false;
+	if (force && !strcmp(force, "tcx"))
+		return true;
+	return tcx_probe();
+}
+
+static void tc_hook_init(struct bpf_tc_hook *hook, int ifindex, enum bs_entry entry)
+{
+	memset(hook, 0, sizeof(*hook));
+	hook->sz = sizeof(*hook);
+	hook->ifindex = ifindex;
+	hook->attach_point = entry == BS_ENTRY_TC_EGRESS ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+}
+
+/* clsact on the interface (kept if there: other filters may use it), then our filter,
+ * replacing one left by an earlier run whose pin is gone. */
+static int classic_attach(int prog_fd, int ifindex, enum bs_entry entry)
+{
+	struct bpf_tc_hook hook;
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = BS_TC_HANDLE, .priority = BS_TC_PRIORITY, .prog_fd = prog_fd,
+		    .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	tc_hook_init(&hook, ifindex, entry);
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+/* The program id of our classic filter on an interface of this namespace, 0 if none. */
+static __u32 classic_prog_id(int ifindex, enum bs_entry entry)
+{
+	struct bpf_tc_hook hook;
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = BS_TC_HANDLE, .priority = BS_TC_PRIORITY);
+
+	tc_hook_init(&hook, ifindex, entry);
+	return bpf_tc_query(&hook, &opts) ? 0 : opts.prog_id;
+}
+
+static int classic_detach(int ifindex, enum bs_entry entry)
+{
+	struct bpf_tc_hook hook;
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = BS_TC_HANDLE, .priority = BS_TC_PRIORITY);
+
+	tc_hook_init(&hook, ifindex, entry);
+	return bpf_tc_detach(&hook, &opts);
+}
+
+/* Enter the network namespace with this inode (one named under /run/netns), for a
+ * classic filter attached from another namespace. Returns the fd of the namespace we
+ * were in, to go back with leave_netns, or -errno. */
+static int enter_netns(unsigned long ino)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	int self, fd = -1;
+	DIR *d;
+
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return -errno;
+	d = opendir("/run/netns");
+	while (d && (de = readdir(d))) {
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
+		if (de->d_name[0] != '.' && !stat(path, &st) && (unsigned long)st.st_ino == ino) {
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		if (fd >= 0)
+			close(fd);
+		close(self);
+		return -ENOENT;
+	}
+	close(fd);
+	return self;
+}
+
+static void leave_netns(int self)
+{
+	if (setns(self, CLONE_NEWNET))
+		bs_warn("msg=\"cannot return to the original network namespace\" err=%s", strerror(errno));
+	close(self);
+}
+
 static const char *xdp_mode_name(int ifindex)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
@@ -137,6 +263,26 @@ int bs_dp_prog_fd(struct bs_dp *dp, enum bs_entry entry)
 	return -EINVAL;
 }
 
+static int attach_classic(struct bs_dp *dp, const char *ifname, int ifindex, enum bs_entry entry, char *how,
+			  size_t how_len)
+{
+	char pin[PATH_MAX + 64];
+	int prog_fd = bs_dp_prog_fd(dp, entry), err;
+
+	err = classic_attach(prog_fd, ifindex, entry);
+	if (err)
+		return err;
+	classic_path(dp->root, ifname, entry, pin, sizeof(pin));
+	if (bpf_obj_pin(prog_fd, pin)) {
+		err = -errno;
+		classic_detach(ifindex, entry);
+		return err;
+	}
+	if (how)
+		snprintf(how, how_len, "tc classic %s", entry == BS_ENTRY_TC_INGRESS ? "ingress" : "egress");
+	return 0;
+}
+
 int bs_dp_attach(struct bs_dp *dp, const char *ifname, enum bs_entry entry, enum bs_xdp_mode mode, char *how,
 		 size_t how_len)
 {
@@ -150,9 +296,14 @@ int bs_dp_attach(struct bs_dp *dp, const char *ifname, enum bs_entry entry, enum
 	snprintf(dir, sizeof(dir), "%s/links", dp->root);
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
+	classic_path(dp->root, ifname, entry, pin, sizeof(pin));
+	if (!access(pin, F_OK))
+		return -EEXIST;
 	link_path(dp->root, ifname, entry, pin, sizeof(pin));
 	if (!access(pin, F_OK))
 		return -EEXIST;
+	if (entry != BS_ENTRY_XDP && !bs_tc_uses_tcx())
+		return attach_classic(dp, ifname, ifindex, entry, how, how_len);
 
 	switch (entry) {
 	case BS_ENTRY_XDP:
@@ -206,12 +357,80 @@ static int detach_pin(const char *pin)
 	return err;
 }
 
+/* A classic filter: detach it in its namespace (entered through /run/netns when it is
+ * not ours; when it cannot be found the filter goes with its interface), unpin the program. */
+static int detach_classic(const char *pin, const char *ifname, enum bs_entry entry, unsigned long netns_ino)
+{
+	int self = -1, ifindex, err = 0;
+
+	if (access(pin, F_OK))
+		return -ENOENT;
+	if (netns_ino != current_netns()) {
+		self = enter_netns(netns_ino);
+		if (self < 0)
+			bs_warn("msg=\"classic tc filter left in a namespace that cannot be entered; it goes with its "
+				"interface\" ifname=%s entry=%s", ifname, bs_entry_name(entry));
+	}
+	if (netns_ino == current_netns()) {
+		ifindex = if_nametoindex(ifname);
+		if (ifindex && classic_prog_id(ifindex, entry))
+			err = classic_detach(ifindex, entry);
+	}
+	if (self >= 0)
+		leave_netns(self);
+	if (unlink(pin) && !err)
+		err = -errno;
+	return err;
+}
+
 int bs_dp_detach(const char *pin_root, const char *ifname, enum bs_entry entry)
 {
 	char pin[PATH_MAX + 64];
+	const char *root = pin_root ? pin_root : BS_DEFAULT_PIN_ROOT;
 
-	link_path(pin_root ? pin_root : BS_DEFAULT_PIN_ROOT, ifname, entry, pin, sizeof(pin));
+	classic_path(root, ifname, entry, pin, sizeof(pin));
+	if (!access(pin, F_OK))
+		return detach_classic(pin, ifname, entry, current_netns());
+	link_path(root, ifname, entry, pin, sizeof(pin));
 	return detach_pin(pin);
+}
+
+int bs_dp_link_alive(const struct bs_link_info *li)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd, ifindex;
+
+	if (access(li->pin, F_OK))
+		return 0;
+	if (li->classic) {
+		struct bpf_prog_info pinfo = {};
+		__u32 plen = sizeof(pinfo);
+
+		if (li->netns_ino != current_netns())
+			return -EXDEV;
+		ifindex = if_nametoindex(li->ifname);
+		fd = bpf_obj_get(li->pin);
+		if (fd < 0)
+			return -errno;
+		if (bpf_obj_get_info_by_fd(fd, &pinfo, &plen)) {
+			close(fd);
+			return -errno;
+		}
+		close(fd);
+		return ifindex && classic_prog_id(ifindex, li->entry) == pinfo.id;
+	}
+	fd = bpf_obj_get(li->pin);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	/* A detached link stays pinned but names no interface any more. The tcx part of the
+	 * info union (newer than these headers) starts with ifindex, like the xdp part. */
+	return info.xdp.ifindex != 0;
 }
 
 int bs_dp_for_each_link(const char *pin_root, int (*fn)(const struct bs_link_info *, void *), void *ctx)
@@ -243,13 +462,23 @@ int bs_dp_for_each_link(const char *pin_root, int (*fn)(const struct bs_link_inf
 			continue;
 		snprintf(li.ifname, sizeof(li.ifname), "%s", at1 + 1);
 		li.netns_ino = strtoul(at2 + 1, NULL, 10);
+		li.classic = strstr(at2 + 1, CLASSIC_SUFFIX) != NULL;
 		snprintf(li.pin, sizeof(li.pin), "%s/%s", dir, de->d_name);
 		fd = bpf_obj_get(li.pin);
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+		if (fd >= 0 && li.classic) {
+			struct bpf_prog_info pinfo = {};
+			__u32 plen = sizeof(pinfo);
+
+			if (!bpf_obj_get_info_by_fd(fd, &pinfo, &plen))
+				li.prog_id = pinfo.id;
+		} else if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len)) {
 			li.prog_id = info.prog_id;
+		}
 		if (fd >= 0)
 			close(fd);
-		if (li.entry != BS_ENTRY_XDP) {
+		if (li.classic) {
+			snprintf(li.mode, sizeof(li.mode), "tc-classic");
+		} else if (li.entry != BS_ENTRY_XDP) {
 			snprintf(li.mode, sizeof(li.mode), "tcx");
 		} else if (li.netns_ino != here) {
 			snprintf(li.mode, sizeof(li.mode), "xdp"); /* mode is only visible from its namespace */
@@ -266,7 +495,7 @@ int bs_dp_for_each_link(const char *pin_root, int (*fn)(const struct bs_link_inf
 
 static int detach_one(const struct bs_link_info *li, void *ctx)
 {
-	int err = detach_pin(li->pin);
+	int err = li->classic ? detach_classic(li->pin, li->ifname, li->entry, li->netns_ino) : detach_pin(li->pin);
 
 	if (err && err != -ENOENT)
 		bs_warn("msg=\"cannot detach\" ifname=%s entry=%s err=%s", li->ifname, bs_entry_name(li->entry),

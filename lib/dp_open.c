@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "bpfsplit.skel.h"
+#include "dp_diag.h"
 #include "dp_internal.h"
 #include "log.h"
 
@@ -137,9 +138,14 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 	struct bs_dp_opts o = opts ? *opts : (struct bs_dp_opts){ 0 };
 	struct bpf_map *map;
 	struct bs_dp *dp;
-	char pin[PATH_MAX + 32];
+	char pin[PATH_MAX + 32], why[512];
 	int err;
 
+	err = bs_kernel_check(why, sizeof(why));
+	if (err) {
+		bs_err("msg=\"cannot load the data path\" err=\"%s\"", why);
+		return err;
+	}
 	dp = dp_alloc(o.pin_root);
 	if (!dp)
 		return -ENOMEM;
@@ -181,6 +187,12 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 			goto fail;
 	}
 	err = bpfsplit_bpf__load(dp->skel);
+	if (err == -EPERM || err == -EACCES || err == -ENOMEM) {
+		bs_diag_load_refused(err, why, sizeof(why));
+		bs_err("msg=\"the kernel refused to load the data path\" pin_root=%s err=%s why=\"%s\"", dp->root,
+		       strerror(-err), why);
+		goto fail;
+	}
 	if (err) {
 		bs_err("msg=\"cannot load BPF programs or reuse pinned maps\" pin_root=%s err=%s hint=\"a map "
 		       "pinned by an incompatible version must be removed (bpfsplit dataplane unload)\"",

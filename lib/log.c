@@ -59,6 +59,11 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (ours > current_level)
 		return 0;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* An existing clsact qdisc is expected (bpf_tc_hook_create answers EEXIST). */
+	if (ours == BS_LOG_WARN && strstr(msg, "Exclusivity flag on"))
+		ours = BS_LOG_DEBUG;
+	if (ours > current_level)
+		return 0;
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';

@@ -12,6 +12,8 @@ PACKAGES=(
 	iproute2 ethtool openssl python3 python3-yaml jq curl procps
 	# benchmark peers
 	nftables iptables haproxy wrk
+	# the image (make image, tests/image): podman with runc, a debootstrapped Debian base
+	podman runc buildah debootstrap
 )
 
 missing=()
@@ -20,6 +22,11 @@ for p in "${PACKAGES[@]}"; do
 		missing+=("$p")
 	fi
 done
+
+# kubectl renders deploy/ (kubectl kustomize): any kubectl on PATH, else Debian's.
+if ! command -v kubectl >/dev/null; then
+	missing+=(kubernetes-client)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then

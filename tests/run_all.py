@@ -52,10 +52,17 @@ def suites(build):
             yield os.path.relpath(path, ROOT), [path], cmocka_counts
     for script in sorted(glob.glob(os.path.join(ROOT, "tests", "cli", "test_*.sh"))):
         yield os.path.relpath(script, ROOT), ["bash", script, build], plain_counts
-    for suite in ("repo", "lab", "apiserver", "agent", "e2e", "bench"):
+    for suite in ("repo", "lab", "apiserver", "agent", "e2e", "bench", "image"):
         d = os.path.join(ROOT, "tests", suite)
         if glob.glob(os.path.join(d, "test_*.py")):
             yield "tests/" + suite, [PY, "-m", "unittest", "discover", "-s", d, "-v"], unittest_counts
+    # The data-path end-to-end suite again with tc entry points forced onto the classic
+    # clsact + cls_bpf attach, the path kernels older than 6.6 (no tcx links) take.
+    d = os.path.join(ROOT, "tests", "e2e")
+    if os.path.exists(os.path.join(d, "test_dataplane_e2e.py")):
+        yield ("tests/e2e/test_dataplane_e2e.py (BPFSPLIT_TC_ATTACH=classic)",
+               ["env", "BPFSPLIT_TC_ATTACH=classic", PY, "-m", "unittest", "discover", "-s", d, "-p",
+                "test_dataplane_e2e.py", "-v"], unittest_counts)
 
 
 def main():

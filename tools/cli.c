@@ -64,8 +64,12 @@ static const char *cause(int err)
 	case -EEXIST:
 		return "already exists";
 	case -EPERM:
-	case -EACCES:
-		return "permission denied (run as root, or with CAP_BPF and CAP_NET_ADMIN)";
+	case -EACCES: {
+		static char why[512];
+
+		bs_diag_load_refused(err, why, sizeof(why));
+		return why;
+	}
 	default:
 		return strerror(-err);
 	}

@@ -39,6 +39,9 @@ void help_dataplane(void)
 	       "under PIN_ROOT/links: it stays attached when bpfsplit exits. detach without\n"
 	       "--entry detaches every entry point of IFACE. unload detaches everything and\n"
 	       "removes every pin: the data path stops and its connection records are lost.\n"
+	       "tc entry points attach as tcx links where the kernel has them (6.6 and later), as a\n"
+	       "classic clsact qdisc with a direct-action cls_bpf filter below; the environment\n"
+	       "variable BPFSPLIT_TC_ATTACH=classic (or tcx) forces one way.\n"
 	       "The hash key (32 hex digits) must be the same on every node.\n"
 	       "\n"
 	       "Examples:\n"
@@ -287,7 +290,7 @@ static int cmd_attach(int argc, char **argv)
 			break;
 		}
 		sp = strchr(how, ' ');
-		m = e == BS_ENTRY_XDP ? (sp ? sp + 1 : how) : "tcx";
+		m = e == BS_ENTRY_XDP ? (sp ? sp + 1 : how) : strncmp(how, "tc classic", 10) ? "tcx" : "tc-classic";
 		if (cli.json) {
 			cJSON *j = cJSON_CreateObject();
 

@@ -126,6 +126,15 @@ class AgentTest(unittest.TestCase):
         self.port = int(m.group(1))
         return self.agent
 
+    def start_status_agent(self, *extra):
+        """Route status is written only by an agent that writes maps: a dry run writes
+        nothing at all."""
+        if not (os.geteuid() == 0 and os.path.ismount("/sys/fs/bpf")):
+            self.skipTest("route status comes with real maps: needs root and bpffs at /sys/fs/bpf")
+        if not self.pin_root:
+            self.pin_root = f"/sys/fs/bpf/bs-agent-{uuid.uuid4().hex[:8]}"
+        return self.start_agent(*extra, dry_run=False)
+
     def check_alive(self):
         if self.agent.poll() is not None:
             raise AssertionError(f"agent exited with {self.agent.returncode}:\n{self.read_log()[-3000:]}")
@@ -198,8 +207,14 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0)
         for flag in ("--kubeconfig", "--server", "--token-file", "--ca-file", "--context", "--pin-root",
                      "--gateway-class", "--weights-from", "--interfaces", "--attach", "--metrics-addr",
-                     "--drain-timeout", "--node-name", "-v"):
+                     "--drain-timeout", "--node-name", "-v", "--max-conns", "--max-frontends", "--max-backends",
+                     "--max-tables", "--max-splits", "--dry-run"):
             self.assertIn(flag, out.stdout, flag)
+        for flag, val in (("--max-conns", "0"), ("--max-frontends", "12x"), ("--max-backends", "-1"),
+                          ("--max-tables", str(2**30 + 1))):
+            bad = subprocess.run([AGENT, "--dry-run", flag, val], capture_output=True, text=True, timeout=10)
+            self.assertEqual(bad.returncode, 2, (flag, val, bad.stderr))
+            self.assertIn(f'{flag} "{val}": expected a number of entries', bad.stderr)
         bad = subprocess.run([AGENT, "--weights-from", "nope"], capture_output=True, text=True, timeout=10)
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--weights-from", bad.stderr)
@@ -222,7 +237,7 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(m[("bpfsplit_agent_ready", frozenset())], 1)
 
     def test_route_status_written_other_controllers_kept(self):
-        self.start_agent("--gateway-class", "agentgateway")
+        self.start_status_agent("--gateway-class", "agentgateway")
         acc = wait_for(lambda: self.condition("Accepted"), what="our Accepted condition")
         self.assertEqual(acc["status"], "True")
         self.assertEqual(acc["message"],
@@ -248,7 +263,7 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(self.srv.get("httproute", "default", ROUTE)["metadata"]["resourceVersion"], rv)
 
     def test_bad_weight_reported_last_good_kept(self):
-        self.start_agent("--gateway-class", "agentgateway")
+        self.start_status_agent("--gateway-class", "agentgateway")
         self.wait_weights(70, 30)
         self.patch_weights(40, 2_000_000)
         acc = wait_for(lambda: (c := self.condition("Accepted")) and c["status"] == "False" and c,
@@ -266,7 +281,7 @@ class AgentTest(unittest.TestCase):
         wait_for(lambda: self.condition("Accepted")["status"] == "True", what="Accepted=True again")
 
     def test_missing_service_keeps_last_good(self):
-        self.start_agent("--gateway-class", "agentgateway")
+        self.start_status_agent("--gateway-class", "agentgateway")
         self.wait_weights(70, 30)
         self.srv.delete("service", "default", "rollouts-demo-canary")
         res = wait_for(lambda: (c := self.condition("ResolvedRefs")) and c["status"] == "False" and c,
@@ -280,7 +295,7 @@ class AgentTest(unittest.TestCase):
         self.wait_weights(10, 90)
 
     def test_header_route_skipped_and_reported(self):
-        self.start_agent("--gateway-class", "agentgateway")
+        self.start_status_agent("--gateway-class", "agentgateway")
         self.wait_weights(70, 30)
         self.srv.apply(ref("httproute-canary-30-with-header-route.json"))
         part = wait_for(lambda: self.condition("PartiallyInvalid"), what="PartiallyInvalid")
@@ -306,6 +321,17 @@ class AgentTest(unittest.TestCase):
         wait_for(lambda: backends("draining") == 3 and backends("ready") == 3, what="3 green draining")
         wait_for(lambda: backends("draining") == 0, timeout=5, what="green forgotten after the drain timeout")
         self.assertEqual(backends("ready"), 3)
+
+    def test_dry_run_writes_no_status(self):
+        self.start_agent("--gateway-class", "agentgateway", dry_run=True)
+        self.wait_weights(70, 30)
+        self.patch_weights(40, 60)
+        self.wait_weights(40, 60)
+        wait_for(lambda: self.get("/readyz")[0] == 200, what="/readyz")
+        writes = [r for r in self.srv.requests() if r["method"] in ("PUT", "PATCH", "POST", "DELETE")
+                  and "/status" in r["path"]]
+        self.assertEqual(writes, [], "a dry run wrote route status")
+        self.assertIsNone(self.condition("Accepted"), "our status entry appeared in a dry run")
 
     def test_sigterm_stops_cleanly(self):
         self.start_agent("--gateway-class", "agentgateway")
@@ -348,7 +374,7 @@ class AgentRbacTest(AgentTest):
     rbac = os.path.join(ROOT, "deploy", "rbac.yaml")
 
     def test_deploy_clusterrole_is_sufficient(self):
-        self.start_agent("--gateway-class", "agentgateway")
+        self.start_status_agent("--gateway-class", "agentgateway")
         acc = wait_for(lambda: self.condition("Accepted"), what="our Accepted condition")
         self.assertEqual(acc["status"], "True")
         self.patch_weights(40, 60)

@@ -91,6 +91,12 @@ class DataPath:
     def attach(self, ifname, entry):
         out = self.cli("dataplane", "attach", ifname, "--entry", entry, netns=self.lab.node_ns)
         self.attached.append((ifname, entry))
+        # BPFSPLIT_TC_ATTACH=classic|tcx forces how tc entry points attach: make sure it did.
+        forced = os.environ.get("BPFSPLIT_TC_ATTACH")
+        if forced in ("classic", "tcx") and entry != "xdp":
+            want = "(tc-classic)" if forced == "classic" else "(tcx)"
+            if want not in out.stdout:
+                raise AssertionError(f"BPFSPLIT_TC_ATTACH={forced} but: {out.stdout.strip()}")
         return out.stdout.strip()
 
     def attach_node(self):
