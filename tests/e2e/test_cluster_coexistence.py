@@ -43,6 +43,9 @@ class ClusterCoexistence(NorthSouthBase, unittest.TestCase):
             self.assertEqual(c["invalid"], 0, f"{n.name}: conntrack marked packets INVALID")
 
     def test_4_east_west_wins_over_kube_proxy(self):
+        """Also: with the tc entry point on every node's pod bridge, connections chosen at
+        connect() never pass the packet path (no double choice): it chooses nothing."""
+        before = [dp.reasons() for dp in self.dps]
         for i, node in enumerate(self.lab.nodes):
             pod = node.pods[0]
             results = self.lab.fresh(pod, f"{CLUSTER_IP}:{FRONTEND_PORT}", (49000, 49299))
@@ -52,6 +55,11 @@ class ClusterCoexistence(NorthSouthBase, unittest.TestCase):
                 self.assertEqual(self.lab.pod_by_name(r["backend"]).endpoint(), want[r["port"]])
                 self.assertEqual(r["seen"], f"{pod.addr}:{r['port']}")
                 self.assertEqual(r["peer"], f"{CLUSTER_IP}:{FRONTEND_PORT}")
+        for dp, b in zip(self.dps, before):
+            after = dp.reasons()
+            self.assertGreaterEqual(after["sock_connect"] - b["sock_connect"], 300)
+            for k in ("fwd_new", "snat_new"):
+                self.assertEqual(after[k], b[k], f"{dp.node.name}: the packet path chose ({k}) for a socket-hook flow")
 
     def test_5_other_service_still_works_through_kube_proxy(self):
         if not self.lab.br_netfilter:
