@@ -7,6 +7,7 @@
 
 #include "bs_maps.h"
 #include "bs_parse.h"
+#include "bs_health.h"
 #include "bpfsplit/flow_hash.h"
 
 enum bs_action {
@@ -26,6 +27,7 @@ struct bs_decision {
 	__u32 backend_id;
 	__u32 new_conn; /* 1 when this packet created the record */
 	__u32 nat_mode; /* BS_NAT_* of the flow */
+	__u32 group;    /* group index chosen (health counters); BS_HEALTH_NO_GROUP when none */
 };
 
 static __always_inline int bs_is_syn(const struct bs_pkt *p)
@@ -100,7 +102,7 @@ enum bs_pick_result {
 
 /* The two-stage selection, shared by the packet path and the socket hooks: hash the flow
  * key, pick the group by threshold, then the backend from that group's Maglev table.
- * *group and *be are set on BS_PICK_OK (and *group on BS_PICK_BACKEND_GONE). */
+ * *group is set unless the split is missing; *bid and *be on BS_PICK_OK. */
 static __always_inline int bs_pick_backend(const struct bs_flow_key *flow, __u32 split_id,
 					   const struct bs_settings *s, __u32 *group_out, __u32 *bid_out,
 					   struct bs_backend **be_out)
@@ -115,6 +117,7 @@ static __always_inline int bs_pick_backend(const struct bs_flow_key *flow, __u32
 		return BS_PICK_NO_SPLIT;
 	h = bs_flow_hash(flow, split->affinity, s->hash_key);
 	group = bs_pick_group(split, h);
+	*group_out = group;
 	if (group >= BS_MAX_GROUPS || group >= split->n_groups)
 		return BS_PICK_ZERO_WEIGHT;
 	table_id = split->tables[group];
@@ -127,7 +130,6 @@ static __always_inline int bs_pick_backend(const struct bs_flow_key *flow, __u32
 	if (slot >= BS_MAGLEV_SIZE)
 		return BS_PICK_NO_BACKEND;
 	bid = tbl->backend_ids[slot];
-	*group_out = group;
 	be = bpf_map_lookup_elem(&bs_backends, &bid);
 	if (!be || !be->family)
 		return BS_PICK_BACKEND_GONE;
@@ -291,6 +293,7 @@ static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, c
 		d->reason = BS_R_PASS_NO_SPLIT;
 		return d->action;
 	}
+	d->group = r == BS_PICK_ZERO_WEIGHT ? BS_HEALTH_NO_GROUP : group;
 	if (r == BS_PICK_ZERO_WEIGHT || r == BS_PICK_NO_BACKEND) {
 		if (!bs_follow_retransmit(p, d)) {
 			if (r == BS_PICK_ZERO_WEIGHT)
@@ -412,9 +415,12 @@ static __always_inline void bs_decide_ingress(struct bs_pkt *p, struct bs_decisi
 					return;
 				}
 			} else {
-				if ((p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST)) && !(ct->flags & BS_CONN_F_CLOSING)) {
-					ct->flags |= BS_CONN_F_CLOSING;
-					ct->last_ns = bpf_ktime_get_ns();
+				if (p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST)) {
+					bs_health_client_fin_rst(p, ct);
+					if (!(ct->flags & BS_CONN_F_CLOSING)) {
+						ct->flags |= BS_CONN_F_CLOSING;
+						ct->last_ns = bpf_ktime_get_ns();
+					}
 				}
 				bs_follow(d, ct, BS_R_FWD_TRACKED);
 				return;
@@ -438,14 +444,15 @@ static __always_inline void bs_decide_ingress(struct bs_pkt *p, struct bs_decisi
 }
 
 /* Egress: find the reverse translation of a reply (backend -> client). Returns the
- * record or NULL. A FIN/RST from the backend marks the forward record closing. */
+ * record or NULL. A FIN/RST from the backend marks the forward record closing; a SYN-ACK,
+ * FIN or RST is recorded for health (established replies skip the forward lookup). */
 static __always_inline struct bs_rnat *bs_lookup_reply(const struct bs_pkt *p)
 {
 	struct bs_rnat *rn = bpf_map_lookup_elem(&bs_rnat, &p->flow);
 	struct bs_flow_key fwd = {};
 	struct bs_conn *ct;
 
-	if (!rn || p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST)))
+	if (!rn || p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST | BS_HEALTH_REPLY_FLAGS)))
 		return rn;
 	__builtin_memcpy(fwd.saddr, p->flow.daddr, 16);
 	__builtin_memcpy(fwd.daddr, rn->frontend_addr, 16);
@@ -454,7 +461,10 @@ static __always_inline struct bs_rnat *bs_lookup_reply(const struct bs_pkt *p)
 	fwd.family = p->flow.family;
 	fwd.proto = p->flow.proto;
 	ct = bpf_map_lookup_elem(&bs_conns, &fwd);
-	if (ct && !(ct->flags & BS_CONN_F_CLOSING)) {
+	if (!ct)
+		return rn;
+	bs_health_reply(p, ct);
+	if ((p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST)) && !(ct->flags & BS_CONN_F_CLOSING)) {
 		ct->flags |= BS_CONN_F_CLOSING;
 		ct->last_ns = bpf_ktime_get_ns();
 	}
@@ -484,7 +494,7 @@ static __always_inline struct bs_snat *bs_lookup_snat_reply(const struct bs_pkt 
 	    node_addr[3] != p->flow.daddr[3])
 		return NULL;
 	v = bpf_map_lookup_elem(&bs_snat_rev, &p->flow);
-	if (!v || p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST)))
+	if (!v || p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST | BS_HEALTH_REPLY_FLAGS)))
 		return v;
 	__builtin_memcpy(fwd.saddr, v->client_addr, 16);
 	__builtin_memcpy(fwd.daddr, v->frontend_addr, 16);
@@ -493,7 +503,10 @@ static __always_inline struct bs_snat *bs_lookup_snat_reply(const struct bs_pkt 
 	fwd.family = p->flow.family;
 	fwd.proto = p->flow.proto;
 	ct = bpf_map_lookup_elem(&bs_conns, &fwd);
-	if (ct && !(ct->flags & BS_CONN_F_CLOSING)) {
+	if (!ct)
+		return v;
+	bs_health_reply(p, ct);
+	if ((p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST)) && !(ct->flags & BS_CONN_F_CLOSING)) {
 		ct->flags |= BS_CONN_F_CLOSING;
 		ct->last_ns = bpf_ktime_get_ns();
 	}

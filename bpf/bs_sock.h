@@ -24,6 +24,23 @@
 #define BS_SOCK_ALLOW 1
 #define BS_SOCK_REFUSE 0 /* the syscall fails with EPERM */
 
+/* Connection health (bs_health.h) of a choice made at connect(): a new TCP connection or
+ * connected UDP flow, or a refusal. Datagrams of unconnected UDP are not flows: not counted.
+ * The rest of a connection's health (handshake, resets, bytes) needs its packets. */
+static __always_inline void bs_sock_health(__u32 fe_id, __u32 group, __u32 bid, int pick, __u8 proto, int connect)
+{
+#ifndef BS_HEALTH_OFF
+	if (pick == BS_PICK_OK) {
+		if (connect)
+			bs_health_record(fe_id, group, bid, proto == IPPROTO_TCP ? BS_HE_NEW : BS_HE_UDP_FLOW, 0);
+	} else if (pick == BS_PICK_ZERO_WEIGHT) {
+		bs_health_record(fe_id, BS_HEALTH_NO_GROUP, 0, BS_HE_REFUSED_ZERO_WEIGHT, 0);
+	} else if (pick == BS_PICK_NO_BACKEND) {
+		bs_health_record(fe_id, group, 0, BS_HE_REFUSED_NO_BACKEND, 0);
+	}
+#endif
+}
+
 static __always_inline void bs_sock_count(__u32 fe_id, __u32 bid)
 {
 	struct bs_counters *c = bpf_map_lookup_elem(&bs_fe_stats, &fe_id);
@@ -99,6 +116,8 @@ static __always_inline int bs_sock_choose(struct bpf_sock_addr *ctx, int v6, __u
 		if (c)
 			c->rejected++;
 		bs_count_reason(BS_R_SOCK_REFUSED);
+		bs_sock_health(fe_id, group, 0, r == BS_PICK_OK ? BS_PICK_BACKEND_GONE : r, fk.proto,
+			       reason == BS_R_SOCK_CONNECT);
 		return BS_SOCK_REFUSE;
 	}
 
@@ -122,6 +141,7 @@ static __always_inline int bs_sock_choose(struct bpf_sock_addr *ctx, int v6, __u
 	}
 	ctx->user_port = be->port;
 	bs_sock_count(fe_id, bid);
+	bs_sock_health(fe_id, group, bid, BS_PICK_OK, fk.proto, reason == BS_R_SOCK_CONNECT);
 	bs_count_reason(reason);
 	return BS_SOCK_ALLOW;
 }

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <bpf/bpf.h>
 #include "bpfsplit.h"
 #include "log.h"
 
@@ -263,11 +264,31 @@ static int teardown_all(void **state)
 
 /* 2000 bound connections at 70/30: each reaches exactly the predicted backend, the backend
  * sees the client's own address and port, getpeername() shows the frontend. */
+/* new_conns of (frontend 10.96.0.10:80/tcp, group): connection health as the hooks count it. */
+static __u64 health_new(__u32 group)
+{
+	struct bs_frontend_key fk;
+	struct bs_frontend fe;
+	struct bs_health_key k = {};
+	struct bs_health h = {};
+
+	assert_int_equal(bs_frontend_key_parse(FE4 ":80/tcp", &fk), 0);
+	assert_int_equal(bpf_map_lookup_elem(bs_dp_map_fd(dp, "bs_frontends"), &fk, &fe), 0);
+	k.frontend_id = fe.id;
+	k.group = group;
+	if (bs_dp_health(dp, &k, &h))
+		return 0;
+	return h.new_conns;
+}
+
 static void connect_reaches_the_predicted_backend(void **state)
 {
 	int per_group[2] = { 0, 0 }, per_be[N_BE] = { 0 };
+	__u64 h0, h1;
 
 	apply(4, "tcp", 80, 70, 30, 8080);
+	h0 = health_new(0);
+	h1 = health_new(1);
 	for (int port = 30000; port < 32000; port++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -294,6 +315,9 @@ static void connect_reaches_the_predicted_backend(void **state)
 		close(srv);
 		close(fd);
 	}
+	/* Connection health counts each connect() under its group, exactly. */
+	assert_int_equal(health_new(0) - h0, per_group[0]);
+	assert_int_equal(health_new(1) - h1, per_group[1]);
 	/* The hash spreads: within 4.5 binomial sd of 30% (n = 2000: 600 +- 92). */
 	assert_in_range(per_group[1], 508, 692);
 	for (int i = 0; i < N_BE; i++)
