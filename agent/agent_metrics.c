@@ -310,7 +310,7 @@ void agent_scrape_datapath(void *ctx, struct mbuf *b)
 	struct scrape_ctx s = { b, NULL, 0 };
 	__u64 reasons[BS_R_MAX];
 
-	if (!a->scrape_dp && bs_dp_open_pinned(a->f.pin_root, &a->scrape_dp)) {
+	if (!a->scrape_dp && bs_dp_open_pinned_ro(a->f.pin_root, &a->scrape_dp)) {
 		a->scrape_dp = NULL;
 		return;
 	}

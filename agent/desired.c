@@ -31,6 +31,7 @@ static const char *const reason_names[DR_NREASONS] = {
 	[DR_TOO_MANY_GROUPS] = "TooManyBackendRefs",
 	[DR_CONFLICT] = "FrontendConflict",
 	[DR_WEIGHTS_MISSING] = "WeightsMissing",
+	[DR_DATAPATH_LIMIT] = "DataPathLimit",
 };
 
 const char *desired_reason_name(enum desired_reason r)
@@ -241,6 +242,22 @@ static void emit(struct builder *b, struct cands *cs, enum cache_kind kind, cons
 		f->info = *info;
 		(*n_emitted)++;
 	}
+}
+
+/* The library's own check, so that what it would refuse (too many ready backends in a
+ * group...) is a blocking problem of the route, reported in its status, and not a write
+ * retried forever. Returns false (candidate blocked) when the spec cannot be held. */
+static bool holdable(struct builder *b, enum cache_kind kind, const char *owner, int parent, int rule, struct cand *c)
+{
+	char err[256];
+
+	if (!bs_spec_validate(&c->spec, err, sizeof(err)))
+		return true;
+	problem(b, kind, owner, parent, rule, DR_DATAPATH_LIMIT, true, "%s", err);
+	c->blocked = true;
+	bs_frontend_spec_free(&c->spec);
+	memset(&c->spec, 0, sizeof(c->spec));
+	return false;
 }
 
 /* ---- endpoints ---- */
@@ -685,7 +702,7 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 				break;
 			}
 		}
-		if (!c->blocked)
+		if (!c->blocked && holdable(b, CACHE_HTTPROUTE, e->key, c->parent, rule, c))
 			dp_spec_normalize(&c->spec);
 	}
 	info_fill(&info, e->key, rollout);
@@ -748,7 +765,7 @@ static void rollout_compute(struct builder *b, const struct cache_entry *e)
 				break;
 			}
 		}
-		if (!c->blocked)
+		if (!c->blocked && holdable(b, CACHE_ROLLOUT, e->key, -1, -1, c))
 			dp_spec_normalize(&c->spec);
 	}
 	info_fill(&info, NULL, e);

@@ -71,6 +71,7 @@ enum desired_reason {
 	DR_TOO_MANY_GROUPS,    /* more backendRefs than BS_MAX_GROUPS */
 	DR_CONFLICT,           /* another route already programs this frontend */
 	DR_WEIGHTS_MISSING,    /* rollout mode: status.canary.weights not written yet */
+	DR_DATAPATH_LIMIT,     /* the spec is more than the data path holds (bs_spec_validate) */
 	DR_NREASONS,
 };
 

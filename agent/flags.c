@@ -46,8 +46,10 @@ static void usage(FILE *f)
 		"                          stays a draining backend before it is forgotten (default %ds;\n"
 		"                          e.g. 300, 90s, 5m). Terminating endpoints drain as long as\n"
 		"                          their slices list them\n"
-		"  --resync DUR            compare every desired frontend with the writer's view of the\n"
-		"                          maps this often and rewrite what differs (default %ds)\n"
+		"  --resync DUR            this often, read the maps back (split, thresholds, tables,\n"
+		"                          backend slots), repair what differs from what was written,\n"
+		"                          and rewrite every frontend that differs from the cluster\n"
+		"                          (default %ds)\n"
 		"  --no-status             do not write HTTPRoute status (problems are still logged)\n"
 		"\n"
 		"Data path:\n"
@@ -61,7 +63,8 @@ static void usage(FILE *f)
 		"                          \"auto\": the uplink, the interface of the default route.\n"
 		"                          Attachments are checked every second: a lost one is attached\n"
 		"                          again; /readyz waits until all are in force\n"
-		"  --max-conns N, --max-frontends N, --max-backends N, --max-tables N, --max-splits N\n"
+		"  --max-conns N, --max-frontends N, --max-backends N, --max-tables N, --max-splits N,\n"
+		"  --max-members N, --max-large-tables N\n"
 		"                          map sizes when the maps are created (as bpfsplit dataplane\n"
 		"                          load; pinned maps keep theirs). Their kernel memory is charged\n"
 		"                          to this process's memory cgroup: see docs/deploy.md\n"
@@ -167,6 +170,8 @@ int parse_flags(int argc, char **argv, struct flags *f)
 		{ "max-backends", required_argument, NULL, OPT_SIZE },
 		{ "max-tables", required_argument, NULL, OPT_SIZE },
 		{ "max-splits", required_argument, NULL, OPT_SIZE },
+		{ "max-members", required_argument, NULL, OPT_SIZE },
+		{ "max-large-tables", required_argument, NULL, OPT_SIZE },
 		{ 0 },
 	};
 	const char *want;

@@ -127,6 +127,7 @@ size_t route_status_conditions(const struct desired *d, const struct desired_rou
 			msg_add(&rm, cause(p));
 			break;
 		case DR_TOO_MANY_GROUPS:
+		case DR_DATAPATH_LIMIT:
 			if (!res_reason)
 				res_reason = "UnsupportedValue";
 			msg_add(&rm, cause(p));

@@ -121,15 +121,28 @@ static __always_inline int bs_pick_backend(const struct bs_flow_key *flow, __u32
 	if (group >= BS_MAX_GROUPS || group >= split->n_groups)
 		return BS_PICK_ZERO_WEIGHT;
 	table_id = split->tables[group];
-	tbl = table_id ? bpf_map_lookup_elem(&bs_maglev, &table_id) : NULL;
-	if (!tbl)
-		return BS_PICK_NO_BACKEND;
-	slot = bs_maglev_slot(h, s->hash_key);
-	/* The compiler knows slot < BS_MAGLEV_SIZE; the verifier must be shown. */
-	asm volatile("" : "+r"(slot));
-	if (slot >= BS_MAGLEV_SIZE)
-		return BS_PICK_NO_BACKEND;
-	bid = tbl->backend_ids[slot];
+	if (table_id & BS_TABLE_LARGE) {
+		/* A group of many backends: the large table, same hash, more slots. */
+		struct bs_maglev_table_large *big = bpf_map_lookup_elem(&bs_maglev_large, &table_id);
+
+		if (!big)
+			return BS_PICK_NO_BACKEND;
+		slot = bs_maglev_slot_large(h, s->hash_key);
+		asm volatile("" : "+r"(slot));
+		if (slot >= BS_MAGLEV_LARGE_SIZE)
+			return BS_PICK_NO_BACKEND;
+		bid = big->backend_ids[slot];
+	} else {
+		tbl = table_id ? bpf_map_lookup_elem(&bs_maglev, &table_id) : NULL;
+		if (!tbl)
+			return BS_PICK_NO_BACKEND;
+		slot = bs_maglev_slot(h, s->hash_key);
+		/* The compiler knows slot < BS_MAGLEV_SIZE; the verifier must be shown. */
+		asm volatile("" : "+r"(slot));
+		if (slot >= BS_MAGLEV_SIZE)
+			return BS_PICK_NO_BACKEND;
+		bid = tbl->backend_ids[slot];
+	}
 	be = bpf_map_lookup_elem(&bs_backends, &bid);
 	if (!be || !be->family)
 		return BS_PICK_BACKEND_GONE;

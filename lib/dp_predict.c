@@ -16,6 +16,7 @@ int bs_dp_predict(struct bs_dp *dp, const struct bs_flow_key *flow, __u32 *group
 	struct bs_settings s;
 	struct bs_split split;
 	static struct bs_maglev_table tbl;
+	static struct bs_maglev_table_large big;
 	__u32 split_id, h, g, bid;
 	int err;
 
@@ -35,9 +36,15 @@ int bs_dp_predict(struct bs_dp *dp, const struct bs_flow_key *flow, __u32 *group
 	g = bs_group_of_hash(split.thresholds, split.n_groups, h);
 	if (g >= split.n_groups || !split.tables[g])
 		return -ENODATA;
-	if (bpf_map_lookup_elem(dp->fd[BS_MAP_MAGLEV], &split.tables[g], &tbl))
-		return -ENODATA;
-	bid = tbl.backend_ids[bs_maglev_slot(h, s.hash_key)];
+	if (split.tables[g] & BS_TABLE_LARGE) { /* a group of many backends: the large table */
+		if (bpf_map_lookup_elem(dp->fd[BS_MAP_MAGLEV_LARGE], &split.tables[g], &big))
+			return -ENODATA;
+		bid = big.backend_ids[bs_maglev_slot_large(h, s.hash_key)];
+	} else {
+		if (bpf_map_lookup_elem(dp->fd[BS_MAP_MAGLEV], &split.tables[g], &tbl))
+			return -ENODATA;
+		bid = tbl.backend_ids[bs_maglev_slot(h, s.hash_key)];
+	}
 	if (bpf_map_lookup_elem(dp->fd[BS_MAP_BACKENDS], &bid, be) || !be->family)
 		return -ENODATA;
 	*group = g;

@@ -11,6 +11,7 @@ skipped with the reason otherwise.
 Binary: $BPFSPLIT_AGENT, else $BPFSPLIT_BUILD/bpfsplit-agent (default build/).
 Reference objects: $BPFSPLIT_K8S_REFERENCE (default tests/fixtures/k8s)."""
 
+import fcntl
 import json
 import os
 import re
@@ -507,6 +508,108 @@ class AgentMapsTest(AgentTest):
         self.srv.delete("httproute", "default", ROUTE)
         wait_for(lambda: self.cli_json("frontend", "show", FE) is None, what="our frontend removed")
         self.assertIsNotNone(self.cli_json("frontend", "show", "10.0.0.99:80/tcp"))
+
+    def test_one_agent_per_pin_root(self):
+        first = self.start_agent("--gateway-class", "agentgateway", "--resync", "1s")
+        want = {"default/rollouts-demo-stable": 70, "default/rollouts-demo-canary": 30}
+        wait_for(lambda: self.map_weights() == want, what="maps at 70/30")
+        # a second agent on the same pins is refused, naming the first
+        second = subprocess.run([AGENT, "--kubeconfig", self.kubeconfig, "--metrics-addr", "off", "--node-name", "n2",
+                                 "--pin-root", self.pin_root, "--gateway-class", "agentgateway"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(second.returncode, 0)
+        self.assertIn("another bpfsplit-agent already serves this pin root: one agent per pin root", second.stdout +
+                      second.stderr)
+        self.assertIn(f"holder_pid={first.pid}", second.stdout + second.stderr)
+        self.assertIsNone(first.poll())
+        # a CLI write to a frontend the agent owns says the agent will restore it, and it does
+        out = subprocess.run([CLI, "--pin-root", self.pin_root, "frontend", "set-weights", FE,
+                              "default/rollouts-demo-stable=10", "default/rollouts-demo-canary=90"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(f"note: frontend {FE} was written, but it belongs to route "
+                      "default/argo-rollouts-http-route, served by the bpfsplit-agent on pin root "
+                      f"{self.pin_root} (pid {first.pid}): the agent will restore it", out.stderr)
+        # the next full pass (--resync) restores it
+        wait_for(lambda: self.map_weights() == want, what="the agent restored 70/30")
+        # once stopped, a second agent may take over the pins
+        self.assertEqual(self.stop_agent(), 0)
+        self.start_agent("--gateway-class", "agentgateway")
+        wait_for(lambda: 'msg="ready' in self.read_log(), what="the next agent ready")
+
+    # ---- drift behind the agent's back ----
+
+    def verify(self, *args):
+        return subprocess.run([CLI, "--pin-root", self.pin_root, *args, "dataplane", "verify"], capture_output=True,
+                              text=True, timeout=30)
+
+    def bpftool_update(self, name, key, value):
+        hexes = lambda b: [f"0x{x:02x}" for x in b]  # noqa: E731
+        subprocess.run(["bpftool", "map", "update", "pinned", os.path.join(self.pin_root, name), "key", "hex",
+                        *[h[2:] for h in hexes(key)], "value", "hex", *[h[2:] for h in hexes(value)]],
+                       check=True, capture_output=True)
+
+    def bpftool_lookup(self, name, key):
+        out = subprocess.run(["bpftool", "-j", "map", "lookup", "pinned", os.path.join(self.pin_root, name), "key",
+                              "hex", *[f"{x:02x}" for x in key]], check=True, capture_output=True, text=True)
+        return bytes(int(x, 16) for x in json.loads(out.stdout)["value"])
+
+    def freeze_agent(self):
+        """SIGSTOP the agent while it does not hold the writers' lock (so the CLI can take it)."""
+        for _ in range(50):
+            self.agent.send_signal(signal.SIGSTOP)
+            fd = os.open(self.pin_root, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return
+            except BlockingIOError:
+                self.agent.send_signal(signal.SIGCONT)
+                time.sleep(0.05)
+            finally:
+                os.close(fd)
+        self.fail("the agent kept the writers' lock")
+
+    def test_resync_repairs_drift_behind_its_back(self):
+        self.start_agent("--gateway-class", "agentgateway", "--resync", "1s")
+        want = {"default/rollouts-demo-stable": 70, "default/rollouts-demo-canary": 30}
+        wait_for(lambda: self.map_weights() == want, what="maps at 70/30")
+        clean = self.verify()
+        self.assertEqual(clean.returncode, 0, clean.stdout + clean.stderr)
+        fe = self.cli_json("frontend", "show", FE)
+        victim = fe["groups"][0]["backends"][1]
+        self.freeze_agent()
+        try:
+            # zero a backend slot, halve the stable group's threshold
+            self.bpftool_update("bs_backends", victim["id"].to_bytes(4, "little"), bytes(20))
+            split_key = fe["split_id"].to_bytes(4, "little")
+            split = bytearray(self.bpftool_lookup("bs_splits", split_key))
+            thr = int.from_bytes(split[8:16], "little")
+            split[8:16] = (thr // 2).to_bytes(8, "little")
+            self.bpftool_update("bs_splits", split_key, bytes(split))
+            # the operator's check sees both, before any repair
+            found = self.verify()
+            self.assertEqual(found.returncode, 1, found.stdout + found.stderr)
+            self.assertIn("thresholds", found.stdout)
+            self.assertIn(f"backend id {victim['id']}", found.stdout)
+            doc = json.loads(self.verify("-j").stdout)
+            self.assertFalse(doc["clean"])
+            whats = {d["what"] for d in doc["differences"]}
+            self.assertTrue({"thresholds", "backend"} <= whats, whats)
+            self.assertTrue(all(d["frontend"] == FE for d in doc["differences"]))
+        finally:
+            self.agent.send_signal(signal.SIGCONT)
+        # the agent's next resync repairs both and says what it found
+        wait_for(lambda: self.verify().returncode == 0, what="the data path repaired")
+        log = self.read_log()
+        self.assertRegex(log, r'the maps differed from what was written; repaired" frontend=' + re.escape(FE) +
+                         r' frontend_id=\d+ what=thresholds')
+        self.assertRegex(log, r'repaired" frontend=' + re.escape(FE) + r' frontend_id=\d+ what=backend detail="[^"]*'
+                         + re.escape(victim["address"]))
+        self.assertEqual(self.map_weights(), want)
+        fe2 = self.cli_json("frontend", "show", FE)
+        self.assertEqual([b["address"] for b in fe2["groups"][0]["backends"]],
+                         [b["address"] for b in fe["groups"][0]["backends"]])
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ static int uplink;
 
 static int setup_all(void **state)
 {
-	struct bs_dp_opts o = { .max_conns = 4096, .max_frontends = 64, .max_backends = 64, .max_tables = 64,
+	struct bs_dp_opts o = { .max_conns = 4096, .max_frontends = 64, .max_backends = 512, .max_tables = 64,
 				.max_splits = 128 };
 	struct bs_node_cfg node = { .nat_mode = BS_NAT_SNAT, .port_lo = 62000, .port_hi = 62999, .snat_hold_s = 60 };
 	struct bs_frontend_spec spec = {};
@@ -239,6 +239,52 @@ static void ports_are_distinct(void **state)
 	}
 }
 
+/* A group too large for the small table (a large Maglev table): the shared selection and
+ * bs_dp_predict still agree, flow by flow. */
+static void large_group_is_predicted(void **state)
+{
+	static struct bs_backend_spec be[200];
+	struct bs_frontend_spec spec = {};
+	uint8_t in[PKT_MAX];
+	size_t in_len;
+	char err[256], ep[80];
+
+	assert_int_equal(bs_frontend_key_parse("10.100.0.20:80/tcp", &spec.key), 0);
+	spec.n_groups = 1;
+	spec.groups[0] = (struct bs_group_spec){ .name = "many", .weight = 100, .n_backends = 200, .backends = be };
+	for (int i = 0; i < 200; i++) {
+		snprintf(ep, sizeof(ep), "10.244.%d.%d:8080", 10 + i / 100, 1 + i % 100);
+		assert_int_equal(bs_endpoint_parse(ep, be[i].addr, &be[i].port, &be[i].family), 0);
+		be[i].state = BS_BACKEND_READY;
+	}
+	if (bs_dp_apply(dp, &spec, err, sizeof(err))) {
+		fprintf(stderr, "apply: %s\n", err);
+		fail();
+	}
+	for (uint16_t p = 34000; p < 34100; p++) {
+		struct pkt_spec syn = { .ipv = 4, .src = CLIENT4, .dst = "10.100.0.20", .sport = p, .dport = 80,
+					.proto = 6, .tcp_flags = 0x02, .seq = p, .tcp_opt_len = 20 };
+		struct bs_flow_key f = {};
+		struct bs_backend want;
+		struct result r;
+		char got[80];
+		__u32 group;
+		__u8 fam;
+
+		snprintf(ep, sizeof(ep), CLIENT4 ":%u", p);
+		assert_int_equal(bs_endpoint_parse(ep, f.saddr, &f.sport, &fam), 0);
+		assert_int_equal(bs_endpoint_parse("10.100.0.20:80", f.daddr, &f.dport, &fam), 0);
+		f.family = fam;
+		f.proto = 6;
+		assert_int_equal(bs_dp_predict(dp, &f, &group, &want), 0);
+		bs_endpoint_format(want.addr, want.port, want.family, ep, sizeof(ep));
+		run(BS_ENTRY_TC_INGRESS, &syn, &r, in, &in_len);
+		assert_int_equal(r.verdict, TC_ACT_REDIRECT);
+		snprintf(got, sizeof(got), "%s:%u", r.v.dst, r.v.dport);
+		assert_string_equal(got, ep);
+	}
+}
+
 /* The XDP entry point hands every packet of a SNAT node to tc untouched. */
 static void xdp_passes_on_a_snat_node(void **state)
 {
@@ -260,6 +306,7 @@ int main(void)
 		cmocka_unit_test(ipv4_forward_reply_and_record),
 		cmocka_unit_test(ipv6_forward_reply_and_record),
 		cmocka_unit_test(ports_are_distinct),
+		cmocka_unit_test(large_group_is_predicted),
 		cmocka_unit_test(xdp_passes_on_a_snat_node),
 	};
 

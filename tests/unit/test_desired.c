@@ -308,6 +308,63 @@ static void test_terminating_is_draining(void **state)
 	cache_free(c);
 }
 
+/* More ready endpoints in a group than the data path holds: the library's own check
+ * (bs_spec_validate) makes it a blocking problem of the route, not a write retried
+ * forever; one fewer is fine. */
+static void test_more_ready_than_the_data_path_holds(void **state)
+{
+	for (int extra = 0; extra < 2; extra++) {
+		struct cache *c = seed("httproute-canary-30.json");
+		struct desired_opts o = opts_gw();
+		cJSON *slice = ref_load("endpointslice-stable.json");
+		cJSON *eps = cJSON_GetObjectItemCaseSensitive(slice, "endpoints");
+		cJSON *first = cJSON_GetArrayItem(eps, 0);
+		const struct desired_problem *p;
+		struct desired d;
+		int n = BS_MAX_READY_PER_GROUP + extra;
+
+		while (cJSON_GetArraySize(eps) > 1)
+			cJSON_DeleteItemFromArray(eps, 1);
+		for (int i = 1; i < n; i++) {
+			cJSON *ep = cJSON_Duplicate(first, 1);
+			char a[32];
+
+			snprintf(a, sizeof(a), "10.245.%d.%d", i / 200, 1 + i % 200);
+			cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(ep, "addresses"), 0, cJSON_CreateString(a));
+			cJSON_DeleteItemFromObjectCaseSensitive(ep, "targetRef");
+			cJSON_AddItemToArray(eps, ep);
+		}
+		set_str(slice, "metadata.resourceVersion", "999001");
+		put_obj(c, CACHE_ENDPOINTSLICE, slice, T0);
+		cJSON_Delete(slice);
+		compute(c, &o, &d);
+		p = problem_of(&d, DR_DATAPATH_LIMIT);
+		if (!extra) {
+			assert_null(p);
+			assert_false(fe_of(&d, "172.18.255.200:80/tcp")->blocked);
+			const struct bs_group_spec *g = &fe_of(&d, "172.18.255.200:80/tcp")->spec.groups[0];
+			int ready = 0;
+
+			for (__u32 i = 0; i < g->n_backends; i++) /* the two removed from the slice drain */
+				ready += g->backends[i].state == BS_BACKEND_READY;
+			assert_int_equal(ready, n);
+		} else {
+			if (!p)
+				dump_problems(&d);
+			assert_non_null(p);
+			assert_true(p->blocking);
+			char want[64];
+
+			snprintf(want, sizeof(want), "%d ready backends, at most %d", n, BS_MAX_READY_PER_GROUP);
+			assert_non_null(strstr(p->msg, want));
+			assert_true(fe_of(&d, "172.18.255.200:80/tcp")->blocked);
+			assert_string_equal(desired_reason_name(p->reason), "DataPathLimit");
+		}
+		desired_free(&d);
+		cache_free(c);
+	}
+}
+
 /* Promotion: the stable slice switches to orange endpoints; the green ones vanish from
  * it (not marked terminating). They drain for the drain timeout, then are forgotten. */
 static void test_vanished_endpoints_drain_then_go(void **state)
@@ -1147,6 +1204,7 @@ int main(void)
 		cmocka_unit_test(test_header_route),
 		cmocka_unit_test(test_only_l7_rule),
 		cmocka_unit_test(test_terminating_is_draining),
+		cmocka_unit_test(test_more_ready_than_the_data_path_holds),
 		cmocka_unit_test(test_vanished_endpoints_drain_then_go),
 		cmocka_unit_test(test_vanished_endpoint_returns),
 		cmocka_unit_test(test_slice_deleted_and_relist),

@@ -319,6 +319,39 @@ static void test_invalid_kind_and_no_endpoints(void **state)
 	fx_free(f);
 }
 
+/* More ready endpoints than the data path holds in a group: a route problem in the
+ * status (ResolvedRefs false, the library's message), not an Accepted route whose writes
+ * keep failing. */
+static void test_more_than_the_data_path_holds(void **state)
+{
+	struct fx *f = fx_new("httproute-canary-30.json");
+	cJSON *slice = ref_load("endpointslice-stable.json");
+	cJSON *eps = cJSON_GetObjectItemCaseSensitive(slice, "endpoints"), *first = cJSON_GetArrayItem(eps, 0);
+	const cJSON *e, *c;
+	char want[64];
+
+	for (int i = 1; i <= BS_MAX_READY_PER_GROUP; i++) {
+		cJSON *ep = cJSON_Duplicate(first, 1);
+		char a[32];
+
+		snprintf(a, sizeof(a), "10.245.%d.%d", i / 200, 1 + i % 200);
+		cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(ep, "addresses"), 0, cJSON_CreateString(a));
+		cJSON_DeleteItemFromObjectCaseSensitive(ep, "targetRef");
+		cJSON_AddItemToArray(eps, ep);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(slice, "metadata"), "resourceVersion");
+	cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(slice, "metadata"), "resourceVersion", "999002");
+	put_obj(f->c, CACHE_ENDPOINTSLICE, slice);
+	assert_non_null(fx_patch(f, NOW));
+	e = ours(f->pj);
+	assert_cond(e, "ResolvedRefs", "False", "UnsupportedValue");
+	c = cond(e, "ResolvedRefs");
+	snprintf(want, sizeof(want), "ready backends, at most %d per group", BS_MAX_READY_PER_GROUP);
+	assert_non_null(strstr(s_of(c, "message"), want));
+	cJSON_Delete(slice);
+	fx_free(f);
+}
+
 static void test_gateway_without_address(void **state)
 {
 	struct fx *f = fx_new("httproute-canary-30.json");
@@ -394,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_header_route_partially_invalid),
 		cmocka_unit_test(test_weight_out_of_range),
 		cmocka_unit_test(test_invalid_kind_and_no_endpoints),
+		cmocka_unit_test(test_more_than_the_data_path_holds),
 		cmocka_unit_test(test_gateway_without_address),
 		cmocka_unit_test(test_not_ours_drops_entry),
 		cmocka_unit_test(test_rollout_named),
