@@ -63,6 +63,7 @@ help:
 	@echo "make            build BPF objects, skeletons, library, CLI and test binaries into $(BUILD)/"
 	@echo "make test       install dependencies, build, run every test (unit, BPF, end-to-end)"
 	@echo "make demo       install dependencies, build, run the canary-rollout demo"
+	@echo "make demo CLUSTER=1  the same rollout on a three-node cluster lab (pods and outside traffic)"
 	@echo "make bench      run the benchmarks"
 	@echo "make bench-build  build the benchmark binaries only"
 	@echo "make install    install binaries under PREFIX (default /usr/local)"
@@ -115,7 +116,7 @@ test: deps all
 	$(Q)tests/run_all.py $(BUILD)
 
 demo: deps all
-	$(Q)BPFSPLIT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/demo.py
+	$(Q)BPFSPLIT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/$(if $(filter 1,$(CLUSTER)),demo_cluster.py,demo.py)
 
 demo-clean:
 	$(Q)BPFSPLIT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/demo.py clean

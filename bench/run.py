@@ -49,6 +49,7 @@ PROFILES = {
         "open": ["--frontends", "65536", "--rounds", "5"],
         "agent": {"routes": 10000, "flips": 100, "budget_s": 60},
         "e2e": {"repeats": 8, "duration": 3},
+        "cluster": {"repeats": 5, "duration": 3},
     },
     "quick": {
         "pkt": ["--frontends", "1,1000,10000,65536", "--fill", "1000000", "--rounds", "5", "--batch", "1000",
@@ -59,6 +60,7 @@ PROFILES = {
         "open": ["--frontends", "65536", "--rounds", "3"],
         "agent": {"routes": 10000, "flips": 30, "budget_s": 30},
         "e2e": {"repeats": 3, "duration": 2},
+        "cluster": {"repeats": 3, "duration": 2},
     },
     "tiny": {
         "pkt": ["--frontends", "1,10", "--fill", "5000", "--rounds", "2", "--batch", "100", "--loop-repeat",
@@ -69,6 +71,7 @@ PROFILES = {
         "open": ["--frontends", "200", "--rounds", "2"],
         "agent": {"routes": 50, "flips": 5, "budget_s": 10},
         "e2e": {"repeats": 1, "duration": 1},
+        "cluster": {"repeats": 1, "duration": 1},
     },
 }
 
@@ -232,7 +235,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="same as BENCH_QUICK=1")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "latest.json"))
     ap.add_argument("--no-markdown", action="store_true", help="do not regenerate BENCHMARKS.md")
-    ap.add_argument("--sections", default="per_packet,accuracy,memory,open,control_plane,e2e",
+    ap.add_argument("--sections", default="per_packet,accuracy,memory,open,control_plane,e2e,cluster",
                     help="comma-separated subset (for development)")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
@@ -277,6 +280,13 @@ def main(argv=None):
         return e2e.run_e2e(build, repeats=prof["e2e"]["repeats"], duration=prof["e2e"]["duration"], log=log,
                            pin_prefix=f"{PIN_PREFIX}-e2e")
 
+    def cluster_section():
+        import cluster_e2e
+        log(f"cluster lab: connect-time, packet path, nftables; {prof['cluster']['repeats']} repeats of "
+            f"{prof['cluster']['duration']} s")
+        return cluster_e2e.run_cluster(build, repeats=prof["cluster"]["repeats"],
+                                       duration=prof["cluster"]["duration"], log=log)
+
     try:
         log("per-packet and scale: BPF_PROG_TEST_RUN (loading 5 data paths, 65,536 frontends take a while)")
         section("per_packet", lambda: bench_dp(build, ["pkt"] + prof["pkt"]
@@ -286,6 +296,7 @@ def main(argv=None):
         log("opening the pins: read-only and as a writer")
         section("open", lambda: bench_dp(build, ["open"] + prof["open"]))
         section("e2e", e2e_section)
+        section("cluster", cluster_section)
         log("control plane: library write path, then the agent")
         section("control_plane", lambda: control_plane(build, bench_dp(build, ["apply"] + prof["apply"]),
                                                        prof["agent"]))

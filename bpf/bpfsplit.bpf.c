@@ -9,6 +9,7 @@
 #include "bs_select.h"
 #include "bs_rewrite_xdp.h"
 #include "bs_rewrite_tc.h"
+#include "bs_sock.h"
 
 static __always_inline void bs_account(const struct bs_decision *d, const struct bs_pkt *p, __u32 bytes)
 {
@@ -39,6 +40,9 @@ int bs_xdp_ingress(struct xdp_md *ctx)
 		bs_count_reason(r);
 		return XDP_PASS;
 	}
+	/* A SNAT node forwards translated packets itself, which only tc can do exactly. */
+	if (bs_node_snat())
+		return XDP_PASS;
 	bs_decide_ingress(&p, &d);
 	switch (d.action) {
 	case BS_ACT_FORWARD:
@@ -64,10 +68,58 @@ int bs_xdp_ingress(struct xdp_md *ctx)
 	}
 }
 
+/* SNAT forward: destination to the backend, source to the node's address and the flow's
+ * port, then out without the node's stack. */
+static __noinline int bs_tc_snat_forward(struct __sk_buff *skb, struct bs_pkt *p, struct bs_decision *d)
+{
+	struct bs_node_cfg *n;
+	__be32 node_addr[4];
+	__u32 zero = 0, len = skb->len - p->l3_off;
+	int r;
+
+	n = bpf_map_lookup_elem(&bs_node, &zero);
+	if (!n || !bs_node_addr(n, p->flow.family, node_addr))
+		return TC_ACT_SHOT;
+	if (bs_tc_rewrite(skb, p, 1, d->addr, d->port) || bs_tc_rewrite(skb, p, 0, node_addr, d->nat_port)) {
+		bs_count_reason(BS_R_ERR_REWRITE);
+		return TC_ACT_SHOT;
+	}
+	r = bs_tc_forward(skb, p, node_addr, d->addr);
+	if (r < 0) {
+		bs_count_reason(BS_R_DROP_NO_ROUTE);
+		return TC_ACT_SHOT;
+	}
+	if (d->new_conn)
+		bs_count_reason(BS_R_SNAT_NEW);
+	bs_account(d, p, len);
+	return r;
+}
+
+/* SNAT reply: source back to the frontend, destination back to the client, then out
+ * without the node's stack (which would answer a packet to the allocated port with RST). */
+static __noinline int bs_tc_snat_reply(struct __sk_buff *skb, struct bs_pkt *p, const struct bs_snat *v)
+{
+	int r;
+
+	if (bs_tc_rewrite(skb, p, 0, v->frontend_addr, v->frontend_port) ||
+	    bs_tc_rewrite(skb, p, 1, v->client_addr, v->client_port)) {
+		bs_count_reason(BS_R_ERR_REWRITE);
+		return TC_ACT_SHOT;
+	}
+	r = bs_tc_forward(skb, p, v->frontend_addr, v->client_addr);
+	if (r < 0) {
+		bs_count_reason(BS_R_DROP_NO_ROUTE);
+		return TC_ACT_SHOT;
+	}
+	bs_count_reason(BS_R_SNAT_REPLY);
+	return r;
+}
+
 SEC("tc")
 int bs_tc_ingress(struct __sk_buff *skb)
 {
 	struct bs_decision d = {};
+	struct bs_snat *sv;
 	struct bs_pkt p = {};
 	int r;
 
@@ -76,9 +128,14 @@ int bs_tc_ingress(struct __sk_buff *skb)
 		bs_count_reason(r);
 		return TC_ACT_OK;
 	}
+	sv = bs_lookup_snat_reply(&p);
+	if (sv)
+		return bs_tc_snat_reply(skb, &p, sv);
 	bs_decide_ingress(&p, &d);
 	switch (d.action) {
 	case BS_ACT_FORWARD:
+		if (d.nat_mode == BS_NAT_SNAT)
+			return bs_tc_snat_forward(skb, &p, &d);
 		if (bs_tc_rewrite(skb, &p, 1, d.addr, d.port)) {
 			bs_count_reason(BS_R_ERR_REWRITE);
 			return TC_ACT_SHOT;

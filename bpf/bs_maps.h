@@ -132,6 +132,31 @@ struct {
 	__type(value, struct bs_frontend_info);
 } bs_fe_info SEC(".maps");
 
+/* Socket hooks: (socket cookie, backend) -> the frontend the application asked for. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BS_DEFAULT_MAX_SOCK_REV);
+	__type(key, struct bs_sock_key);
+	__type(value, struct bs_rnat);
+} bs_sock_rev SEC(".maps");
+
+/* This node's translation settings (SNAT address, mode, ports). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bs_node_cfg);
+} bs_node SEC(".maps");
+
+/* SNAT: reply 5-tuple (backend -> node:allocated port) -> client and frontend. An entry
+ * holds its port: inserted with BPF_NOEXIST, deleted when the record retires. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BS_DEFAULT_MAX_SNAT);
+	__type(key, struct bs_flow_key);
+	__type(value, struct bs_snat);
+} bs_snat_rev SEC(".maps");
+
 static __always_inline void bs_count_reason(__u32 reason)
 {
 	struct bs_reason_counter *c = bpf_map_lookup_elem(&bs_reasons, &reason);

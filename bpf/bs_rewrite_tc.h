@@ -56,6 +56,67 @@ static __always_inline int bs_tc_rewrite(struct __sk_buff *skb, const struct bs_
 	return err;
 }
 
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+/* Send a translated packet on towards daddr without the node's stack (SNAT flows): its
+ * stack would see a packet from one of its own addresses (SNAT forward) or to one of its
+ * ports (replies, answered with a RST), and its conntrack only half of the flow. FIB
+ * lookup, TTL/hop limit decrement, then redirect (the kernel resolves the neighbour when
+ * the FIB does not know it yet). Returns a TC_ACT_* (TC_ACT_REDIRECT), or -1. */
+static __always_inline int bs_tc_forward(struct __sk_buff *skb, const struct bs_pkt *p, const __be32 *saddr,
+					 const __be32 *daddr)
+{
+	struct bpf_fib_lookup fib = {};
+	__u32 l3 = p->l3_off;
+	int r;
+
+	fib.ifindex = skb->ingress_ifindex;
+	fib.l4_protocol = p->flow.proto;
+	if (p->flow.family == BS_AF_INET) {
+		__u16 old_w, new_w;
+
+		fib.family = AF_INET;
+		fib.ipv4_src = saddr[0];
+		fib.ipv4_dst = daddr[0];
+		if (bpf_skb_load_bytes(skb, l3 + 8, &old_w, 2))
+			return -1;
+		if (((__u8 *)&old_w)[0] <= 1)
+			return -1;
+		new_w = old_w;
+		((__u8 *)&new_w)[0] -= 1; /* ttl */
+		if (bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), old_w, new_w, 2) ||
+		    bpf_skb_store_bytes(skb, l3 + 8, &new_w, 2, 0))
+			return -1;
+	} else {
+		__u8 hop;
+
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, saddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, daddr, 16);
+		if (bpf_skb_load_bytes(skb, l3 + offsetof(struct ipv6hdr, hop_limit), &hop, 1) || hop <= 1)
+			return -1;
+		hop -= 1;
+		if (bpf_skb_store_bytes(skb, l3 + offsetof(struct ipv6hdr, hop_limit), &hop, 1, 0))
+			return -1;
+	}
+	/* tot_len 0: the kernel checks the skb (GSO included) against the egress MTU. */
+	r = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (r == BPF_FIB_LKUP_RET_SUCCESS) {
+		if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
+		    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
+			return -1;
+		return bpf_redirect(fib.ifindex, 0);
+	}
+	if (r == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	return -1;
+}
+
 /* Turn a SYN (without payload) into the RST|ACK that refuses it, in place, then send
  * it back out of the interface it came in on. Header words that change are folded into
  * one data delta (applied only to full checksums by the helper) and one pseudo-header

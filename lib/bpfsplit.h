@@ -243,4 +243,32 @@ int bs_dp_prog_fd(struct bs_dp *dp, enum bs_entry entry);
 /* Map fd by name ("bs_conns"...), for tests and tools; -ENOENT if unknown. */
 int bs_dp_map_fd(struct bs_dp *dp, const char *name);
 
+/* ---- Cluster nodes (lib/dp_attach_cgroup.c, lib/dp_node.c, lib/dp_predict.c) ---- */
+/* Attach the socket hooks (connect4/6, sendmsg4/6, recvmsg4/6, getpeername4/6) to a cgroup
+ * v2 directory (the node's cgroup root) with links pinned under <pin root>/cgroup/, so that
+ * every process in that cgroup gets its backend at connect() time. Needs bs_dp_open. */
+int bs_dp_attach_cgroup(struct bs_dp *dp, const char *cgroup_path, char *how, size_t how_len);
+/* Detach them; -ENOENT when none of ours is attached to that cgroup. */
+int bs_dp_detach_cgroup(const char *pin_root, const char *cgroup_path);
+/* Call fn with each cgroup path that has our hooks attached (one call per path). */
+int bs_dp_for_each_cgroup(const char *pin_root, int (*fn)(const char *cgroup_path, void *), void *ctx);
+/* Detach every cgroup link and remove the pins beyond the core maps (bs_dp_unpin_all). */
+int bs_dp_unpin_cluster(const char *pin_root);
+
+/* This node's translation settings for the packet path (bs_node). Mode BS_NAT_SNAT needs
+ * an address of the frontend's family; ports 0/0 mean the defaults. */
+int bs_dp_set_node(const char *pin_root, const struct bs_node_cfg *cfg);
+int bs_dp_get_node(const char *pin_root, struct bs_node_cfg *out);
+/* Retire SNAT reverse entries (freeing their ports) whose forward record is gone. Returns
+ * how many were deleted. */
+int bs_dp_gc_snat(struct bs_dp *dp);
+/* How long a closed SNAT flow keeps its record and port (ns); 0 when the node has no
+ * NAT settings. bs_dp_gc_conns keeps such records that long. */
+__u64 bs_dp_snat_hold_ns(struct bs_dp *dp);
+
+/* Which group and backend the data path gives flow now (the BPF selection, in C): for a
+ * socket hook, flow is {bound source address and port, frontend}. -ENOENT: no such
+ * frontend; -ENODATA: zero weights or no backend in the chosen group. */
+int bs_dp_predict(struct bs_dp *dp, const struct bs_flow_key *flow, __u32 *group, struct bs_backend *be);
+
 #endif

@@ -510,6 +510,7 @@ int bs_dp_unpin_all(const char *pin_root)
 	int err;
 
 	err = bs_dp_for_each_link(root, detach_one, NULL);
+	err = err ?: bs_dp_unpin_cluster(root);
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "%s/links", root);

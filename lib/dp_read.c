@@ -86,7 +86,7 @@ int bs_dp_for_each_conn(struct bs_dp *dp, int (*fn)(const struct bs_flow_key *, 
 
 struct gc_ctx {
 	struct bs_dp *dp;
-	__u64 now, linger;
+	__u64 now, linger, snat_hold;
 	struct bs_flow_key *victims;
 	struct bs_conn *vals;
 	size_t n, cap;
@@ -98,6 +98,8 @@ static int gc_collect(const struct bs_flow_key *k, const struct bs_conn *c, void
 
 	if (!(c->flags & BS_CONN_F_CLOSING) || g->now - c->last_ns < g->linger)
 		return 0;
+	if (c->nat_mode == BS_NAT_SNAT && g->now - c->last_ns < g->snat_hold)
+		return 0; /* its port stays held for the backend's TIME_WAIT */
 	if (g->n == g->cap) {
 		size_t cap = g->cap ? 2 * g->cap : 256;
 		void *nk = realloc(g->victims, cap * sizeof(*g->victims));
@@ -130,6 +132,7 @@ int bs_dp_gc_conns(struct bs_dp *dp)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	g.now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	g.linger = s.linger_ns;
+	g.snat_hold = bs_dp_snat_hold_ns(dp);
 	err = bs_dp_for_each_conn(dp, gc_collect, &g);
 	for (size_t i = 0; !err && i < g.n; i++) {
 		struct bs_flow_key r = {};
@@ -150,5 +153,7 @@ int bs_dp_gc_conns(struct bs_dp *dp)
 	}
 	free(g.victims);
 	free(g.vals);
+	if (!err)
+		bs_dp_gc_snat(dp); /* SNAT ports of the records just retired */
 	return err ? err : n;
 }

@@ -29,6 +29,14 @@ static const char *const reason_names[BS_R_MAX] = {
 	[BS_R_DROP_BACKEND_GONE] = "drop_backend_gone",
 	[BS_R_ERR_REWRITE] = "err_rewrite",
 	[BS_R_REJECT_SYN_DATA] = "reject_syn_data",
+	[BS_R_SOCK_CONNECT] = "sock_connect",
+	[BS_R_SOCK_SENDMSG] = "sock_sendmsg",
+	[BS_R_SOCK_REFUSED] = "sock_refused",
+	[BS_R_SOCK_PEER_NAT] = "sock_peer_nat",
+	[BS_R_SNAT_NEW] = "snat_new",
+	[BS_R_SNAT_REPLY] = "snat_reply",
+	[BS_R_DROP_SNAT_PORTS] = "drop_snat_ports",
+	[BS_R_DROP_NO_ROUTE] = "drop_no_route",
 };
 
 const char *bs_reason_name(__u32 reason)

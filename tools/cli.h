@@ -85,6 +85,12 @@ int do_flow(int argc, char **argv);
 int do_stats(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_watch(int argc, char **argv);
+int do_cgroup(int argc, char **argv);
+int do_node(int argc, char **argv);
+void help_cgroup(void);
+void help_node(void);
+/* `flow predict` (tools/cmd_cluster.c). */
+int flow_predict(int argc, char **argv);
 void help_dataplane(void);
 void help_frontend(void);
 void help_backend(void);

@@ -16,6 +16,7 @@ void help_flow(void)
 	printf("Usage: bpfsplit flow list [--frontend FRONTEND] [--backend ADDR:PORT] [--client ADDR[:PORT]]\n"
 	       "                          [--limit N]\n"
 	       "       bpfsplit flow gc\n"
+	       "       bpfsplit flow predict FRONTEND --client ADDR --ports LO-HI\n"
 	       "       bpfsplit flow help\n"
 	       "\n"
 	       "list shows connection records, oldest first: client, frontend, the backend and group\n"
@@ -23,6 +24,9 @@ void help_flow(void)
 	       "later packet of a connection follows its record, whatever the weights do.\n"
 	       "gc deletes the records of connections closed longer ago than the linger time\n"
 	       "(bpfsplit dataplane show), with their reverse-NAT entries.\n"
+	       "predict prints, for each client port, the group and backend a new connection from\n"
+	       "ADDR:port gets now (the data path's hash and tables, read from the pins): a socket\n"
+	       "bound to that address and port, or a packet from it.\n"
 	       "\n"
 	       "Examples:\n"
 	       "  bpfsplit flow list --frontend 10.96.0.10:80/tcp --limit 20\n"
@@ -311,6 +315,7 @@ static int cmd_gc(int argc, char **argv)
 static const struct cli_cmd cmds[] = {
 	{ "list", cmd_list },
 	{ "gc", cmd_gc },
+	{ "predict", flow_predict },
 	{ NULL, NULL },
 };
 

@@ -21,11 +21,13 @@ static void help_main(void)
 	       "       bpfsplit help [OBJECT]\n"
 	       "       bpfsplit version\n"
 	       "\n"
-	       "OBJECT := { dataplane | frontend | backend | flow | stats | status | watch }\n"
+	       "OBJECT := { dataplane | frontend | backend | flow | cgroup | node | stats | status | watch }\n"
 	       "  dataplane  load, attach, detach, show, set, unload the pinned programs and maps\n"
 	       "  frontend   apply, list, show, export, remove, set-weights the weighted splits\n"
 	       "  backend    list, drain, undrain backends (endpoints) of every frontend\n"
-	       "  flow       list, gc the connection records\n"
+	       "  flow       list, gc the connection records; predict a client's backend\n"
+	       "  cgroup     attach, detach, list the socket hooks (connect-time split) on a cgroup\n"
+	       "  node       set, show this node's NAT mode (snat) for the packet path\n"
 	       "  stats      frontend, backend and per-reason counters\n"
 	       "  status     every frontend: its route, rollout and step, each group's weight and\n"
 	       "             observed share of new connections, backends with open connections\n"
@@ -85,6 +87,8 @@ static const struct {
 	{ "frontend", do_frontend, help_frontend },
 	{ "backend", do_backend, help_backend },
 	{ "flow", do_flow, help_flow },
+	{ "cgroup", do_cgroup, help_cgroup },
+	{ "node", do_node, help_node },
 	{ "stats", do_stats, help_stats },
 	{ "status", do_status, help_status },
 	{ "watch", do_watch, help_watch },

@@ -35,6 +35,16 @@
  * not preallocated): a cap. */
 #define BS_DEFAULT_MAX_LARGE_TABLES 4096
 
+/* Socket-hook reverse entries (socket cookie + backend -> frontend) and SNAT reverse
+ * entries; LRU maps, so the oldest go first when full. */
+#define BS_DEFAULT_MAX_SOCK_REV 65536
+#define BS_DEFAULT_MAX_SNAT 65536
+/* SNAT source ports: above Linux's default ip_local_port_range (32768-60999). */
+#define BS_DEFAULT_SNAT_PORT_LO 61000
+#define BS_DEFAULT_SNAT_PORT_HI 65535
+/* A closed SNAT flow's port is held this long (s): Linux's TIME_WAIT is 60 s. */
+#define BS_DEFAULT_SNAT_HOLD_S 60
+
 /* How long a record outlives the FIN that closed its connection (ns). */
 #define BS_DEFAULT_LINGER_NS (2ULL * 1000 * 1000 * 1000)
 /* A UDP record idle this long is chosen afresh by the next packet (ns). */

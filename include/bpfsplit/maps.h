@@ -100,13 +100,23 @@ struct bs_conn {
 	__u32 frontend_id;      /* for counters */
 	__u32 syn_seq;          /* host byte order: sequence number of the SYN that chose */
 	__u16 group;            /* group index chosen in the split */
-	__u8 pad[6];
+	__u8 nat_mode;          /* BS_NAT_* applied to this flow (0: destination only) */
+	__u8 pad;
+	__be16 nat_port;        /* BS_NAT_SNAT: the allocated source port, network order */
+	__u8 pad2[2];
 	__u64 created_ns;       /* bpf_ktime_get_ns() at choice */
 	__u64 last_ns;          /* UDP: last packet; TCP: time the FIN/RST was seen, 0 if open */
 	__u32 server_isn;       /* host byte order: the backend's SYN-ACK sequence number (BS_CONN_F_SYNACK) */
 	__u32 reserved;         /* 0 */
 };
 BS_STATIC_ASSERT(sizeof(struct bs_conn) == 64, "bs_conn size");
+
+/* How a flow chosen on the packet path reaches its backend. Room is left for a
+ * direct-server-return mode (encapsulation to the backend's node, replies from there). */
+enum bs_nat_mode {
+	BS_NAT_NONE = 0, /* destination rewrite only: replies must pass this node's tc egress */
+	BS_NAT_SNAT = 1, /* source rewritten to the node address and an allocated port */
+};
 
 enum bs_conn_flags {
 	BS_CONN_F_CLOSING = 1,  /* FIN or RST seen: retire after linger */
@@ -129,6 +139,46 @@ struct bs_rnat {
 	__u32 frontend_id;       /* for counters */
 };
 BS_STATIC_ASSERT(sizeof(struct bs_rnat) == 24, "bs_rnat size");
+
+/* bs_sock_rev key: a socket (its cookie) and the backend the socket hooks sent it to;
+ * the value (a struct bs_rnat) names the frontend getpeername()/recvmsg() must show. */
+struct bs_sock_key {
+	__u64 cookie;    /* bpf_get_socket_cookie() */
+	__be32 addr[4];  /* backend address, network order */
+	__be16 port;     /* backend port, network order */
+	__u8 family;     /* BS_AF_* */
+	__u8 pad[5];
+};
+BS_STATIC_ASSERT(sizeof(struct bs_sock_key) == 32, "bs_sock_key size");
+
+/* bs_node: one entry (key 0) per node: how the packet path translates on this node. */
+struct bs_node_cfg {
+	__be32 addr4;       /* the node's IPv4 address used as SNAT source; 0 = none */
+	__be32 addr6[4];    /* the node's IPv6 address used as SNAT source; :: = none */
+	__u8 nat_mode;      /* BS_NAT_* for frontends reached on the packet path */
+	__u8 pad;
+	__u16 port_lo;      /* SNAT source ports, host order, inclusive; outside the node's */
+	__u16 port_hi;      /* ip_local_port_range so that they never meet its own sockets */
+	__u8 pad2[2];
+	/* Seconds a closed SNAT flow keeps its port (and record): at least the backend's
+	 * TIME_WAIT, or a new flow on the same port meets the old connection's state there. */
+	__u32 snat_hold_s;
+};
+BS_STATIC_ASSERT(sizeof(struct bs_node_cfg) == 32, "bs_node_cfg size");
+
+/* bs_snat_rev value (key: the reply's 5-tuple, backend -> node address:allocated port):
+ * what the reply is translated back to. */
+struct bs_snat {
+	__be32 client_addr[4];   /* network order */
+	__be32 frontend_addr[4]; /* network order */
+	__be16 client_port;      /* network order */
+	__be16 frontend_port;    /* network order */
+	__u8 family;             /* BS_AF_* */
+	__u8 nat_mode;           /* BS_NAT_* (BS_NAT_SNAT) */
+	__u8 pad[2];
+	__u32 frontend_id;       /* for counters */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_snat) == 44, "bs_snat size");
 
 /* Per-CPU counters of one frontend (bs_fe_stats) or one backend (bs_be_stats). */
 struct bs_counters {

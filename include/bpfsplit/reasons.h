@@ -27,6 +27,16 @@ enum bs_reason {
 	BS_R_DROP_BACKEND_GONE = 17,  /* table slot names a backend id not in bs_backends */
 	BS_R_ERR_REWRITE = 18,        /* a packet helper failed; packet dropped */
 	BS_R_REJECT_SYN_DATA = 19,    /* SYN with payload cannot be answered by RST in place; dropped */
+	/* Socket hooks (connect-time choice, no packet work) */
+	BS_R_SOCK_CONNECT = 20,       /* connect() to a frontend sent to the chosen backend */
+	BS_R_SOCK_SENDMSG = 21,       /* unconnected UDP datagram to a frontend sent to the chosen backend */
+	BS_R_SOCK_REFUSED = 22,       /* connect()/sendmsg() refused (EPERM): no backend or zero weights */
+	BS_R_SOCK_PEER_NAT = 23,      /* getpeername()/recvmsg() shows the frontend, not the backend */
+	/* Source NAT (north-south on a cluster node) */
+	BS_R_SNAT_NEW = 24,           /* new flow: source rewritten to the node address and an allocated port */
+	BS_R_SNAT_REPLY = 25,         /* reply to an allocated port translated back and sent to the client */
+	BS_R_DROP_SNAT_PORTS = 26,    /* no free port towards that backend (all candidates taken) */
+	BS_R_DROP_NO_ROUTE = 27,      /* a translated packet had no route (FIB lookup failed) */
 	BS_R_MAX
 };
 

@@ -127,6 +127,25 @@ class BenchSmoke(unittest.TestCase):
                                     f"{name}: canary share {r['canary_share']:.3f} is not a 70/30 split")
         self.assertFalse(self.result["e2e"]["anomalies"], "checksum errors moved during the e2e runs")
 
+    def test_cluster_connect_time_packet_path_nftables(self):
+        cl = self.result["cluster"]
+        for case in ("connect-time", "packet-path", "nftables"):
+            for mode in ("fresh", "keepalive"):
+                self.assertTrue(cl["runs"][case][mode], f"no {mode} run of {case}")
+                for r in cl["runs"][case][mode]:
+                    self.assert_nums(r, ["rate_per_s", "cpu_us_per_request", "latency_p99_us", "canary_share"],
+                                     f"cluster {case} {mode}")
+                    self.assertGreater(r["requests"], 0)
+                    self.assertEqual(r["errors"], 0, f"cluster {case} {mode}: {r['error_detail']}")
+            for r in cl["runs"][case]["fresh"]:
+                self.assertTrue(0.15 <= r["canary_share"] <= 0.45,
+                                f"cluster {case}: canary share {r['canary_share']:.3f} is not a 70/30 split")
+        # each bpfsplit case took its own path: the socket hooks and the SNAT packet path
+        paths = cl["paths_counted_on_node1"]
+        self.assertGreater(paths["sock_connect"], 0)
+        self.assertGreater(paths["snat_new"], 0)
+        self.assertGreater(paths["snat_reply"], 0)
+
     def test_accuracy(self):
         a = self.result["accuracy"]
         self.assertEqual(sorted(a["weights"], key=int), ["1", "30", "50", "99"])

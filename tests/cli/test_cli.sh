@@ -261,7 +261,7 @@ expect "export applies back unchanged" 0 "frontend $FE: unchanged"
 
 # ---- stats, flows (empty) ----
 run bs -j stats
-jcheck "stats -j" '(.reasons | length) == 20 and (.reasons | has("fwd_new") and has("pass_not_frontend") and has("reject_zero_weight")) and (.frontends | length) == 1 and (.backends | length) == 3'
+jcheck "stats -j" '(.reasons | length) == 28 and (.reasons | has("fwd_new") and has("pass_not_frontend") and has("reject_zero_weight")) and (.frontends | length) == 1 and (.backends | length) == 3'
 run bs stats
 expect "stats" 0 'fwd_new +0'
 run bs flow list
