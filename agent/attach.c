@@ -67,6 +67,57 @@ int attach_add_interfaces(struct attachments *at, const char *list, const char *
 	return 0;
 }
 
+int attach_add_cgroup(struct attachments *at, const char *path, const char **want)
+{
+	struct attach_slot *s;
+
+	*want = "expected an absolute path of a cgroup v2 directory (at most 191 bytes), e.g. /sys/fs/cgroup";
+	if (path[0] != '/' || strlen(path) >= sizeof(s->cgroup) || at->n >= ATTACH_MAX)
+		return -EINVAL;
+	s = &at->s[at->n++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->cgroup, sizeof(s->cgroup), "%s", path);
+	return 0;
+}
+
+/* A cgroup slot: in force when every hook's link is pinned and attached; else attached
+ * again (stale pins dropped first). Returns true when it is in force afterwards. */
+static bool sync_cgroup(struct attach_slot *s, struct bs_dp *dp)
+{
+	const char *root = bs_dp_pin_root(dp);
+	bool had_pins = false;
+	char how[96] = "";
+	int rc;
+
+	if (bs_dp_cgroup_alive(root, s->cgroup) > 0) {
+		if (!s->present && !s->ever)
+			bs_info("msg=\"socket hooks attached (found pinned, in force)\" cgroup=%s", s->cgroup);
+		snprintf(s->how, sizeof(s->how), "cgroup links");
+		s->present = s->ever = true;
+		return true;
+	}
+	had_pins = bs_dp_detach_cgroup(root, s->cgroup) != -ENOENT;
+	rc = bs_dp_attach_cgroup(dp, s->cgroup, how, sizeof(how));
+	if (rc) {
+		if (s->present || strcmp(s->last_err, strerror(-rc)))
+			bs_err("msg=\"cannot attach the socket hooks\" cgroup=%s err=%s", s->cgroup, strerror(-rc));
+		snprintf(s->last_err, sizeof(s->last_err), "%s", strerror(-rc));
+		s->present = false;
+		return false;
+	}
+	s->last_err[0] = '\0';
+	snprintf(s->how, sizeof(s->how), "cgroup links");
+	if (s->ever || had_pins) {
+		s->reattached++;
+		bs_warn("msg=\"socket hooks were lost (detached or unpinned by someone); attached again\" cgroup=%s "
+			"reattached=%llu", s->cgroup, (unsigned long long)s->reattached);
+	} else {
+		bs_info("msg=\"socket hooks attached\" cgroup=%s how=\"%s\"", s->cgroup, how);
+	}
+	s->present = s->ever = true;
+	return true;
+}
+
 int attach_default_uplink(char *ifname, size_t len)
 {
 	char line[512], iface[64], best[64] = "";
@@ -128,7 +179,7 @@ static bool resolve_auto(struct attachments *at)
 		logged = true;
 	}
 	for (size_t i = 0; i < at->n; i++)
-		if (!at->s[i].ifname[0])
+		if (!at->s[i].ifname[0] && !at->s[i].cgroup[0])
 			return false;
 	return true;
 }
@@ -184,6 +235,10 @@ size_t attach_sync(struct attachments *at, struct bs_dp *dp, enum bs_xdp_mode mo
 		bool was = s->present;
 		int rc, alive = 0;
 
+		if (s->cgroup[0]) {
+			missing += !sync_cgroup(s, dp);
+			continue;
+		}
 		if (!s->ifname[0]) {
 			s->present = false;
 			missing++;
@@ -271,7 +326,8 @@ void attach_missing(const struct attachments *at, char *buf, size_t len)
 		if (s->present)
 			continue;
 		n += (size_t)snprintf(buf + n, len - n, "%s%s on %s not attached%s%s%s", n ? "; " : "",
-				      s->by_driver ? "ingress" : bs_entry_name(s->entry), s->ifname[0] ? s->ifname : "auto",
+				      s->cgroup[0] ? "socket hooks" : s->by_driver ? "ingress" : bs_entry_name(s->entry),
+				      s->cgroup[0] ? s->cgroup : s->ifname[0] ? s->ifname : "auto",
 				      s->last_err[0] ? " (" : "", s->last_err, s->last_err[0] ? ")" : "");
 	}
 }
@@ -288,8 +344,8 @@ void attach_render(const struct attachments *at, struct mbuf *b)
 
 		snprintf(mode, sizeof(mode), "%s", s->how);
 		mbuf_printf(b, "bpfsplit_agent_link{");
-		mbuf_label(b, "ifname", s->ifname[0] ? s->ifname : "auto", true);
-		mbuf_label(b, "entry", s->by_driver ? "ingress" : bs_entry_name(s->entry), false);
+		mbuf_label(b, "ifname", s->cgroup[0] ? s->cgroup : s->ifname[0] ? s->ifname : "auto", true);
+		mbuf_label(b, "entry", s->cgroup[0] ? "cgroup" : s->by_driver ? "ingress" : bs_entry_name(s->entry), false);
 		mbuf_label(b, "how", mode, false);
 		mbuf_printf(b, "} %d\n", s->present);
 	}
@@ -299,8 +355,8 @@ void attach_render(const struct attachments *at, struct mbuf *b)
 		const struct attach_slot *s = &at->s[i];
 
 		mbuf_printf(b, "bpfsplit_agent_link_reattached_total{");
-		mbuf_label(b, "ifname", s->ifname[0] ? s->ifname : "auto", true);
-		mbuf_label(b, "entry", s->by_driver ? "ingress" : bs_entry_name(s->entry), false);
+		mbuf_label(b, "ifname", s->cgroup[0] ? s->cgroup : s->ifname[0] ? s->ifname : "auto", true);
+		mbuf_label(b, "entry", s->cgroup[0] ? "cgroup" : s->by_driver ? "ingress" : bs_entry_name(s->entry), false);
 		mbuf_printf(b, "} %llu\n", (unsigned long long)s->reattached);
 	}
 }

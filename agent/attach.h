@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The attachments the agent keeps: --attach ENTRY:IFACE and --interfaces IF[,IF]|auto
- * ("auto": the uplink of the default route). Attached at start, checked every second:
+/* The attachments the agent keeps: --attach ENTRY:IFACE, --interfaces IF[,IF]|auto
+ * ("auto": the uplink of the default route) and --cgroup PATH (the socket hooks on a
+ * cgroup v2 directory, the node's cgroup root). Attached at start, checked every second:
  * a lost one (detached by someone, pin removed) is attached again and logged. /readyz
  * waits for all of them; /metrics lists them. */
 #ifndef BS_AGENT_ATTACH_H
@@ -15,6 +16,7 @@
 
 struct attach_slot {
 	char ifname[32];        /* "" while an "auto" interface is not resolved yet */
+	char cgroup[192];       /* a cgroup slot's directory ("" for an interface slot) */
 	enum bs_entry entry;
 	bool by_driver;         /* ingress entry chosen by the interface's driver */
 	bool from_auto;         /* from --interfaces auto */
@@ -35,6 +37,8 @@ struct attachments {
 /* Flag values: "xdp:eth0"; "eth0,eth1" or "auto". 0 or -EINVAL (want says what). */
 int attach_add_spec(struct attachments *at, const char *spec, const char **want);
 int attach_add_interfaces(struct attachments *at, const char *list, const char **want);
+/* --cgroup PATH: the socket hooks on that cgroup v2 directory. */
+int attach_add_cgroup(struct attachments *at, const char *path, const char **want);
 /* The uplink: interface of the default route (IPv4, else IPv6) with the lowest metric. */
 int attach_default_uplink(char *ifname, size_t len);
 /* Attach what is missing (first call: everything); adopt links already pinned and in

@@ -2,6 +2,7 @@
 /* The agent's flags: parsing, checks, --help. */
 #include "flags.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -73,6 +74,17 @@ static void usage(FILE *f)
 		"                          \"auto\": the uplink, the interface of the default route.\n"
 		"                          Attachments are checked every second: a lost one is attached\n"
 		"                          again; /readyz waits until all are in force\n"
+		"  --cgroup DIR            attach the socket hooks (connect-time choice for the node's\n"
+		"                          pods: connect4/6, sendmsg4/6, recvmsg4/6, getpeername4/6) to\n"
+		"                          this cgroup v2 directory, the node's cgroup root\n"
+		"                          (/sys/fs/cgroup; /sys/fs/cgroup/unified on a hybrid host);\n"
+		"                          kept and checked like the interfaces\n"
+		"  --nat snat|none         how the packet path translates traffic from outside the node\n"
+		"                          (snat: source = --node-addr and an allocated port, so replies\n"
+		"                          from backends on other nodes come back here). Default: the\n"
+		"                          setting already in the maps (none when new)\n"
+		"  --node-addr ADDR        this node's address for SNAT (repeat for IPv4 and IPv6; the\n"
+		"                          DaemonSet passes status.hostIP)\n"
 		"  --max-conns N, --max-frontends N, --max-backends N, --max-tables N, --max-splits N,\n"
 		"  --max-members N, --max-large-tables N\n"
 		"                          map sizes when the maps are created (as bpfsplit dataplane\n"
@@ -151,6 +163,7 @@ enum {
 	OPT_WEIGHTS_FROM, OPT_INTERFACES, OPT_ATTACH, OPT_METRICS_ADDR, OPT_DRAIN_TIMEOUT, OPT_NODE_NAME,
 	OPT_RESYNC, OPT_NO_STATUS, OPT_DRY_RUN, OPT_XDP_MODE, OPT_AFFINITY, OPT_VERSION, OPT_SIZE, OPT_PER_BACKEND,
 	OPT_UI, OPT_ENDPOINT_GRACE, OPT_L7_DETAILS, OPT_NOT_READY_AFTER, OPT_API_BACKOFF_MAX,
+	OPT_CGROUP, OPT_NAT, OPT_NODE_ADDR,
 };
 
 int parse_flags(int argc, char **argv, struct flags *f)
@@ -166,6 +179,9 @@ int parse_flags(int argc, char **argv, struct flags *f)
 		{ "weights-from", required_argument, NULL, OPT_WEIGHTS_FROM },
 		{ "interfaces", required_argument, NULL, OPT_INTERFACES },
 		{ "attach", required_argument, NULL, OPT_ATTACH },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "nat", required_argument, NULL, OPT_NAT },
+		{ "node-addr", required_argument, NULL, OPT_NODE_ADDR },
 		{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
 		{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
 		{ "node-name", required_argument, NULL, OPT_NODE_NAME },
@@ -253,6 +269,24 @@ int parse_flags(int argc, char **argv, struct flags *f)
 		case OPT_ATTACH:
 			if (attach_add_spec(&f->at, optarg, &want))
 				return bad_flag("--attach", optarg, want);
+			break;
+		case OPT_CGROUP:
+			if (attach_add_cgroup(&f->at, optarg, &want))
+				return bad_flag("--cgroup", optarg, want);
+			break;
+		case OPT_NAT:
+			if (!strcmp(optarg, "snat"))
+				f->node.nat_mode = BS_NAT_SNAT;
+			else if (!strcmp(optarg, "none"))
+				f->node.nat_mode = BS_NAT_NONE;
+			else
+				return bad_flag("--nat", optarg, "expected snat or none");
+			f->node_set = true;
+			break;
+		case OPT_NODE_ADDR:
+			if (inet_pton(AF_INET, optarg, &f->node.addr4) != 1 &&
+			    inet_pton(AF_INET6, optarg, f->node.addr6) != 1)
+				return bad_flag("--node-addr", optarg, "expected an IPv4 or IPv6 address");
 			break;
 		case OPT_SIZE:
 			if (sizes_parse(opts[idx].name, optarg, &f->sizes)) {
@@ -348,8 +382,13 @@ int parse_flags(int argc, char **argv, struct flags *f)
 		fprintf(stderr, "bpfsplit-agent: unexpected argument \"%s\" (see --help)\n", argv[optind]);
 		return 2;
 	}
-	if (f->dry_run && f->at.n) {
-		fprintf(stderr, "bpfsplit-agent: --dry-run touches no data path: drop --attach/--interfaces\n");
+	if (f->dry_run && (f->at.n || f->node_set)) {
+		fprintf(stderr, "bpfsplit-agent: --dry-run touches no data path: drop --attach/--interfaces/--cgroup/--nat\n");
+		return 2;
+	}
+	if (f->node_set && f->node.nat_mode == BS_NAT_SNAT && !f->node.addr4 &&
+	    !(f->node.addr6[0] | f->node.addr6[1] | f->node.addr6[2] | f->node.addr6[3])) {
+		fprintf(stderr, "bpfsplit-agent: --nat snat needs --node-addr (the node's address, e.g. status.hostIP)\n");
 		return 2;
 	}
 	return 0;

@@ -28,7 +28,9 @@ struct flags {
 	bool l7_details_refuse;      /* --l7-details=refuse */
 	uint64_t api_backoff_max_ns; /* --api-backoff-max */
 	uint8_t default_affinity;
-	struct attachments at;     /* --attach, --interfaces (attach.c) */
+	struct attachments at;     /* --attach, --interfaces, --cgroup (attach.c) */
+	struct bs_node_cfg node;   /* --nat, --node-addr: this node's packet-path translation */
+	bool node_set;             /* --nat given: write node before serving */
 	struct bs_dp_opts sizes;   /* --max-* (sizes.c) */
 	enum bs_xdp_mode xdp_mode;
 	bool dry_run, write_status;

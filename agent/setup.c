@@ -2,6 +2,7 @@
 /* Set-up: the API's configuration, the data path, the watches, the node's name. */
 #include "agent.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,35 @@ int agent_load_config(struct agent *a)
 	return 0;
 }
 
+/* --nat/--node-addr: this node's packet-path translation, written into the maps before
+ * anything is attached (the SNAT port range and hold already there are kept). */
+static int node_settings_apply(struct agent *a)
+{
+	struct bs_node_cfg cfg = {};
+	char addr[INET6_ADDRSTRLEN] = "-";
+	int rc;
+
+	if (!a->f.node_set)
+		return 0;
+	rc = bs_dp_get_node(a->f.pin_root, &cfg);
+	if (rc && rc != -ENOENT)
+		return rc;
+	cfg.nat_mode = a->f.node.nat_mode;
+	if (a->f.node.addr4)
+		cfg.addr4 = a->f.node.addr4;
+	if (a->f.node.addr6[0] | a->f.node.addr6[1] | a->f.node.addr6[2] | a->f.node.addr6[3])
+		memcpy(cfg.addr6, a->f.node.addr6, sizeof(cfg.addr6));
+	rc = bs_dp_set_node(a->f.pin_root, &cfg);
+	if (rc) {
+		bs_err("msg=\"cannot write the node's NAT settings\" pin_root=%s err=%s", a->f.pin_root, strerror(-rc));
+		return rc;
+	}
+	if (cfg.addr4)
+		inet_ntop(AF_INET, &cfg.addr4, addr, sizeof(addr));
+	bs_info("msg=\"node NAT settings\" nat=%s node_addr4=%s", cfg.nat_mode == BS_NAT_SNAT ? "snat" : "none", addr);
+	return 0;
+}
+
 int agent_open_datapath(struct agent *a)
 {
 	struct bs_dp_opts o = a->f.sizes;
@@ -93,6 +123,9 @@ int agent_open_datapath(struct agent *a)
 		return rc;
 	}
 	sizes_report(a->dp, &o);
+	rc = node_settings_apply(a);
+	if (rc)
+		return rc;
 	/* Attach what can be now; what cannot is retried every second and keeps /readyz
 	 * not ready meanwhile. */
 	attach_sync(&a->f.at, a->dp, a->f.xdp_mode);

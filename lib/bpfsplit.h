@@ -250,6 +250,9 @@ int bs_dp_map_fd(struct bs_dp *dp, const char *name);
 int bs_dp_attach_cgroup(struct bs_dp *dp, const char *cgroup_path, char *how, size_t how_len);
 /* Detach them; -ENOENT when none of ours is attached to that cgroup. */
 int bs_dp_detach_cgroup(const char *pin_root, const char *cgroup_path);
+/* 1 when every socket hook's link is pinned for cgroup_path and still attached to a
+ * cgroup, 0 when one is missing or was detached (someone ran `bpftool link detach`). */
+int bs_dp_cgroup_alive(const char *pin_root, const char *cgroup_path);
 /* Call fn with each cgroup path that has our hooks attached (one call per path). */
 int bs_dp_for_each_cgroup(const char *pin_root, int (*fn)(const char *cgroup_path, void *), void *ctx);
 /* Detach every cgroup link and remove the pins beyond the core maps (bs_dp_unpin_all). */

@@ -161,6 +161,29 @@ out:
 	return err;
 }
 
+int bs_dp_cgroup_alive(const char *pin_root, const char *cgroup_path)
+{
+	const char *root = pin_root ? pin_root : BS_DEFAULT_PIN_ROOT;
+	char pin[PATH_MAX + 300];
+
+	for (size_t i = 0; i < N_HOOKS; i++) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+		int fd, rc;
+
+		pin_path(root, hooks[i].name, cgroup_path, pin, sizeof(pin));
+		fd = bpf_obj_get(pin);
+		if (fd < 0)
+			return 0;
+		rc = bpf_obj_get_info_by_fd(fd, &info, &len);
+		close(fd);
+		/* A detached cgroup link keeps its pin but no longer names a cgroup. */
+		if (rc || !info.cgroup.cgroup_id)
+			return 0;
+	}
+	return 1;
+}
+
 int bs_dp_for_each_cgroup(const char *pin_root, int (*fn)(const char *cgroup_path, void *), void *ctx)
 {
 	char dir[PATH_MAX - 300], path[256];
