@@ -64,6 +64,8 @@ help:
 	@echo "make test       install dependencies, build, run every test (unit, BPF, end-to-end)"
 	@echo "make demo       install dependencies, build, run the canary-rollout demo"
 	@echo "make bench      run the benchmarks"
+	@echo "make fuzz       run every fuzzer for FUZZ_SECONDS each (default 60); crashes become regression inputs"
+	@echo "make check-asan build the unit and BPF tests with ASan and UBSan and run them"
 	@echo "make bench-build  build the benchmark binaries only"
 	@echo "make install    install binaries under PREFIX (default /usr/local)"
 	@echo "make image      build the container image with podman (IMAGE=name:tag)"
@@ -124,6 +126,7 @@ bench: deps all bench-build
 	$(Q)bench/run.sh $(BUILD)
 
 include bench/bench.mk
+include tests/fuzz/fuzz.mk
 
 PREFIX ?= /usr/local
 install: bins

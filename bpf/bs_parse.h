@@ -141,6 +141,9 @@ static __always_inline int bs_parse_len(void *data, void *data_end, __u32 pkt_le
 		return BS_R_PASS_NOT_IP;
 	}
 
+	/* An IP length beyond the packet's end: cut short on the way (the stack drops it). */
+	if (pkt_len < off || p->l4_len > pkt_len - off)
+		return BS_R_PASS_TRUNCATED;
 	p->flow.proto = l4proto;
 	if (l4proto == IPPROTO_TCP) {
 		struct tcphdr *tcp = data + off;
