@@ -107,7 +107,7 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--seconds", type=int, default=int(os.environ.get("FUZZ_SECONDS_TEST", "10")))
     ap.add_argument("only", nargs="*")
-    args = ap.parse_args()
+    args = ap.parse_intermixed_args()
     build = os.path.abspath(args.build)
     passed = failed = 0
 
