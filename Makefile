@@ -127,6 +127,7 @@ bench: deps all bench-build
 
 include bench/bench.mk
 include tests/fuzz/fuzz.mk
+include tests/check-asan.mk
 
 PREFIX ?= /usr/local
 install: bins

@@ -52,6 +52,10 @@ def suites(build):
             yield os.path.relpath(path, ROOT), [path], cmocka_counts
     for script in sorted(glob.glob(os.path.join(ROOT, "tests", "cli", "test_*.sh"))):
         yield os.path.relpath(script, ROOT), ["bash", script, build], plain_counts
+    # The unit and BPF tests again, built with ASan and UBSan (make check-asan).
+    if os.path.exists(os.path.join(ROOT, "tests", "check-asan.mk")):
+        yield "tests/asan (make check-asan)", ["make", "-s", "--no-print-directory", f"BUILD={build}",
+                                               "check-asan"], plain_counts
     # libFuzzer harnesses: regression inputs replayed, then each fuzzed for a bounded time.
     if os.path.exists(os.path.join(ROOT, "tests", "fuzz", "run.py")):
         yield "tests/fuzz", [PY, os.path.join(ROOT, "tests", "fuzz", "run.py"), build], plain_counts
