@@ -3,7 +3,7 @@
  * with an 802.1ad outer tag -, IPv4 with options, IPv6, TCP, UDP) into a struct bs_pkt of
  * offsets and the flow key. Every read is bounds-checked first; IP lengths above the MTU
  * are fine (GSO packets on tc/generic XDP), and so are BIG TCP packets over 64 KiB, whose
- * IP length field is 0 (see bs_big_tcp_len). */
+ * IP length field is 0 (see bs_big_tcp_len), with or without an IPv6 jumbo header. */
 #ifndef BS_PARSE_H
 #define BS_PARSE_H
 
@@ -33,6 +33,19 @@ struct bs_vlan_hdr {
 	__be16 encap_proto;
 };
 
+/* The hop-by-hop header of an IPv6 jumbogram as Linux's BIG TCP writes it: nothing but
+ * the jumbo payload option (RFC 2675). Its length counts this header and what follows. */
+struct bs_jumbo_hdr {
+	__u8 nexthdr;
+	__u8 hdrlen;    /* 0: 8 bytes */
+	__u8 tlv_type;  /* BS_IPV6_TLV_JUMBO */
+	__u8 tlv_len;   /* 4 */
+	__be32 jumbo_len;
+};
+
+#define BS_NEXTHDR_HOP 0
+#define BS_IPV6_TLV_JUMBO 0xC2
+
 /* What the parser learned; offsets are from the start of the frame. */
 struct bs_pkt {
 	struct bs_flow_key flow; /* client -> destination as seen on the wire */
@@ -58,9 +71,11 @@ struct bs_pkt {
 #define BS_MAX_VLAN_TAGS 2
 
 /* BIG TCP: Linux builds GSO TCP packets over 64 KiB with IPv4 total length 0, or IPv6
- * payload length 0 (without a jumbo hop-by-hop header: the stack never adds it, or strips
- * it before tc). Their length is the skb's. Returns the L4 length for such a packet, or 0
- * when it is not one: not GSO, not TCP, or not really longer than the field can say. */
+ * payload length 0. IPv6 ones carry a jumbo hop-by-hop header on the way (RFC 2675,
+ * struct bs_jumbo_hdr: the stack adds it, the driver strips it) or, on kernels that no
+ * longer add it, none. Without a length field to read, their length is the skb's.
+ * Returns the L4 length for such a packet, or 0 when it is not one: not GSO, not TCP,
+ * or not really longer than the field can say. */
 static __always_inline __u32 bs_big_tcp_len(__u32 pkt_len, __u32 gso_size, __u32 l3_off, __u32 l3_hdr, __u8 proto)
 {
 	if (!gso_size || proto != IPPROTO_TCP || pkt_len <= l3_off + 0xFFFF)
@@ -133,8 +148,22 @@ static __always_inline int bs_parse_len(void *data, void *data_end, __u32 pkt_le
 		__builtin_memcpy(p->flow.saddr, &ip6->saddr, 16);
 		__builtin_memcpy(p->flow.daddr, &ip6->daddr, 16);
 		p->l4_len = bpf_ntohs(ip6->payload_len); /* L4 length */
-		if (!p->l4_len)
+		if (!p->l4_len && l4proto == BS_NEXTHDR_HOP) {
+			struct bs_jumbo_hdr *j = data + off + sizeof(*ip6);
+			__u32 jlen;
+
+			if ((void *)(j + 1) > data_end)
+				return BS_R_PASS_TRUNCATED;
+			jlen = bpf_ntohl(j->jumbo_len);
+			/* Other hop-by-hop options stay unparsed (BS_R_PASS_L4_UNSUPPORTED). */
+			if (!j->hdrlen && j->tlv_type == BS_IPV6_TLV_JUMBO && j->tlv_len == 4 && jlen > 0xFFFF) {
+				l4proto = j->nexthdr;
+				p->l4_len = jlen - sizeof(*j);
+				off += sizeof(*j);
+			}
+		} else if (!p->l4_len) {
 			p->l4_len = bs_big_tcp_len(pkt_len, gso_size, off, sizeof(*ip6), l4proto);
+		}
 		off += sizeof(*ip6);
 		p->l4_off = off;
 	} else {

@@ -65,6 +65,9 @@ def frames():
             out.append(b"\x00\x00" + macs + tag + l3)
     big = ipv4(6, tcp)
     out.append(b"\xff\x01" + macs + big[:4] + b"\x00\x00" + big[6:])  # BIG TCP: total length 0
+    six = ipv6(6, tcp)  # IPv6 BIG TCP: payload length 0, jumbo hop-by-hop header
+    jumbo = six[:6] + b"\x00\x00\x00" + six[9:42] + bytes([6, 0, 0xC2, 4]) + struct.pack("!I", 0x12000) + six[42:]
+    out.append(b"\xff\x01" + macs + jumbo)
     return out
 
 

@@ -64,6 +64,57 @@ static void big_tcp_length_comes_from_the_skb(void **state)
 	}
 }
 
+/* IPv6 BIG TCP with the jumbo hop-by-hop header, as Linux 6.18 hands it to tc: payload
+ * length 0, next header 0, then {TCP, 0, 0xC2, 4, jumbo length} before the TCP header. */
+static size_t jumbo(int tags, int payload, uint32_t *jumbo_len)
+{
+	size_t len = big_tcp(6, tags == 2 ? 100 : 0, tags ? 42 : 0, payload);
+	size_t l3 = 14 + 4 * tags, l4 = l3 + 40;
+
+	memmove(frame + l4 + 8, frame + l4, len - l4);
+	frame[l3 + 6] = 0;
+	put16(frame + l3 + 4, 0);
+	frame[l4] = 6;
+	frame[l4 + 1] = 0;
+	frame[l4 + 2] = 0xc2;
+	frame[l4 + 3] = 4;
+	*jumbo_len = (uint32_t)(len + 8 - l4);
+	put32(frame + l4 + 4, *jumbo_len);
+	return len + 8;
+}
+
+static void ipv6_jumbo_header_is_parsed(void **state)
+{
+	for (int tags = 0; tags <= 2; tags++) {
+		uint32_t jlen;
+		size_t len = jumbo(tags, BIG, &jlen), l3 = 14 + 4 * tags;
+		struct bs_pkt p = {};
+
+		/* With GSO or without (a true RFC 2675 jumbogram): the header says the length. */
+		for (int gso = 0; gso < 2; gso++) {
+			memset(&p, 0, sizeof(p));
+			assert_int_equal(bs_parse_len(frame, frame + l3 + 48 + 20, len, gso ? 1448 : 0, &p), 0);
+			assert_int_equal(p.l4_off, l3 + 48);
+			assert_int_equal(p.l4_len, jlen - 8);
+			assert_int_equal(p.l4_payload, BIG);
+			assert_int_equal(p.flow.proto, 6);
+			assert_int_equal(ntohs(p.flow.dport), 80);
+		}
+		/* A jumbo length past the packet's end: truncated. */
+		put32(frame + l3 + 44, jlen + 1);
+		memset(&p, 0, sizeof(p));
+		assert_int_equal(bs_parse_len(frame, frame + l3 + 68, len, 1448, &p), BS_R_PASS_TRUNCATED);
+		/* Jumbo length not over 64 KiB (RFC 2675 forbids it), or another option: not parsed. */
+		put32(frame + l3 + 44, 0xffff);
+		memset(&p, 0, sizeof(p));
+		assert_int_equal(bs_parse_len(frame, frame + l3 + 68, len, 1448, &p), BS_R_PASS_L4_UNSUPPORTED);
+		put32(frame + l3 + 44, jlen);
+		frame[l3 + 42] = 0x05; /* router alert */
+		memset(&p, 0, sizeof(p));
+		assert_int_equal(bs_parse_len(frame, frame + l3 + 68, len, 1448, &p), BS_R_PASS_L4_UNSUPPORTED);
+	}
+}
+
 static void zero_length_that_is_not_big_passes(void **state)
 {
 	for (int ipv = 4; ipv <= 6; ipv += 2) {
@@ -106,6 +157,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(big_tcp_length_comes_from_the_skb),
+		cmocka_unit_test(ipv6_jumbo_header_is_parsed),
 		cmocka_unit_test(zero_length_that_is_not_big_passes),
 		cmocka_unit_test(qinq_and_vlan_offsets),
 	};
