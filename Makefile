@@ -143,3 +143,6 @@ image: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# The live page is built into the agent (agent/ui.c includes it with .incbin).
+$(BUILD)/agent/ui.o: agent/ui.html

@@ -125,6 +125,9 @@ void agent_publish_metrics(struct agent *a, const struct desired *d);
 bool agent_metrics_due(const struct agent *a, uint64_t now, bool wrote);
 void agent_scrape_datapath(void *ctx, struct mbuf *b);
 
+/* ui.c: /ui and /ui/data.json (--ui), a metrics_page_fn */
+bool agent_ui_page(void *ctx, const char *url, struct mbuf *out, const char **type);
+
 /* setup.c */
 int agent_load_config(struct agent *a);
 int agent_open_datapath(struct agent *a);

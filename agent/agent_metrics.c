@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "health_metrics.h"
 #include "kinds.h"
 #include "log.h"
 
@@ -266,6 +267,7 @@ static void publish_metrics_now(struct agent *a, const struct desired *d)
 	hist_render(&b, "bpfsplit_agent_reconcile_seconds",
 		    "One reconcile pass: desired state, diff, writes (status writes are asynchronous).",
 		    &a->pass_seconds);
+	health_publish_roles(a);
 	if (!b.oom)
 		metrics_publish(a->m, b.s ? b.s : "");
 	mbuf_free(&b);
@@ -325,4 +327,5 @@ void agent_scrape_datapath(void *ctx, struct mbuf *b)
 			mbuf_printf(b, "bpfsplit_datapath_packets_total{reason=\"%s\"} %llu\n", bs_reason_name(r),
 				    (unsigned long long)reasons[r]);
 	}
+	health_scrape(s.dp, a->f.metrics_per_backend, b);
 }

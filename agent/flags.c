@@ -72,6 +72,11 @@ static void usage(FILE *f)
 		"Operation:\n"
 		"  --metrics-addr ADDR     listen address for /metrics, /healthz, /readyz (default :9090;\n"
 		"                          HOST:PORT, [V6]:PORT, port 0 picks one; \"off\" disables)\n"
+		"  --metrics-per-backend   also record (in the programs this agent loads) and export\n"
+		"                          connection health per backend (bpfsplit_backend_*; one series\n"
+		"                          set and one per-CPU map entry per backend: mind the cost)\n"
+		"  --ui                    serve a live page of every frontend on the metrics port: /ui\n"
+		"                          (and its data, /ui/data.json). Off by default\n"
 		"  --node-name NAME        this node's name, for logs and metrics (default $NODE_NAME,\n"
 		"                          else the host name)\n"
 		"  -v, --verbose           debug log output, libbpf's included (default: info)\n"
@@ -127,7 +132,8 @@ static int bad_flag(const char *flag, const char *val, const char *want)
 enum {
 	OPT_KUBECONFIG = 256, OPT_SERVER, OPT_TOKEN_FILE, OPT_CA_FILE, OPT_CONTEXT, OPT_PIN_ROOT, OPT_GATEWAY_CLASS,
 	OPT_WEIGHTS_FROM, OPT_INTERFACES, OPT_ATTACH, OPT_METRICS_ADDR, OPT_DRAIN_TIMEOUT, OPT_NODE_NAME,
-	OPT_RESYNC, OPT_NO_STATUS, OPT_DRY_RUN, OPT_XDP_MODE, OPT_AFFINITY, OPT_VERSION, OPT_SIZE,
+	OPT_RESYNC, OPT_NO_STATUS, OPT_DRY_RUN, OPT_XDP_MODE, OPT_AFFINITY, OPT_VERSION, OPT_SIZE, OPT_PER_BACKEND,
+	OPT_UI,
 };
 
 int parse_flags(int argc, char **argv, struct flags *f)
@@ -149,6 +155,8 @@ int parse_flags(int argc, char **argv, struct flags *f)
 		{ "resync", required_argument, NULL, OPT_RESYNC },
 		{ "no-status", no_argument, NULL, OPT_NO_STATUS },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "metrics-per-backend", no_argument, NULL, OPT_PER_BACKEND },
+		{ "ui", no_argument, NULL, OPT_UI },
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
 		{ "affinity", required_argument, NULL, OPT_AFFINITY },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -247,6 +255,12 @@ int parse_flags(int argc, char **argv, struct flags *f)
 			break;
 		case OPT_DRY_RUN:
 			f->dry_run = true; /* and no status write: see below */
+			break;
+		case OPT_PER_BACKEND:
+			f->metrics_per_backend = true;
+			break;
+		case OPT_UI:
+			f->ui = true;
 			break;
 		case OPT_XDP_MODE:
 			if (!strcmp(optarg, "auto"))

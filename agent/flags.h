@@ -24,6 +24,8 @@ struct flags {
 	struct bs_dp_opts sizes;   /* --max-* (sizes.c) */
 	enum bs_xdp_mode xdp_mode;
 	bool dry_run, write_status;
+	bool metrics_per_backend; /* --metrics-per-backend: bpfsplit_backend_* series */
+	bool ui;                  /* --ui: /ui and /ui/data.json on the metrics port */
 	int verbose;
 };
 

@@ -94,6 +94,8 @@ int main(int argc, char **argv)
 		metrics_heartbeat(a->m, mono_ns(), HEALTH_TIMEOUT_NS);
 		if (!a->f.dry_run)
 			metrics_set_scrape(a->m, agent_scrape_datapath, a);
+		if (a->f.ui && !a->f.dry_run)
+			metrics_set_page(a->m, agent_ui_page, a);
 		bs_info("msg=\"serving /metrics, /healthz, /readyz\" addr=%s port=%u", a->f.metrics_addr,
 			metrics_port(a->m));
 	}

@@ -124,6 +124,8 @@ struct metrics {
 	char *text;
 	metrics_scrape_fn scrape;
 	void *scrape_ctx;
+	metrics_page_fn page;
+	void *page_ctx;
 	bool ready;
 	char why[256];
 	uint64_t heartbeat_ns, health_timeout_ns;
@@ -217,7 +219,33 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 			return reply_text(c, MHD_HTTP_OK, "ok\n");
 		return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready: %s\n", why[0] ? why : "starting");
 	}
+	{
+		metrics_page_fn fn;
+		void *ctx;
+		struct mbuf b = { 0 };
+		const char *type = NULL;
+
+		pthread_mutex_lock(&m->mu);
+		fn = m->page;
+		ctx = m->page_ctx;
+		pthread_mutex_unlock(&m->mu);
+		if (fn && fn(ctx, url, &b, &type)) {
+			if (b.oom || !b.s) {
+				mbuf_free(&b);
+				return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render %s\n", url);
+			}
+			return reply(c, MHD_HTTP_OK, type, b.s, b.len);
+		}
+	}
 	return reply_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics, /healthz, /readyz\n");
+}
+
+void metrics_set_page(struct metrics *m, metrics_page_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&m->mu);
+	m->page = fn;
+	m->page_ctx = ctx;
+	pthread_mutex_unlock(&m->mu);
 }
 
 static int parse_addr(const char *addr, struct sockaddr_storage *ss, bool *any)

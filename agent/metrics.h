@@ -56,6 +56,10 @@ void metrics_stop(struct metrics *m);
 /* All thread-safe. */
 void metrics_publish(struct metrics *m, const char *text); /* copied */
 void metrics_set_scrape(struct metrics *m, metrics_scrape_fn fn, void *ctx);
+/* Other pages (the listener's thread): return true and fill out and *type when url is one
+ * of fn's, false to answer 404. */
+typedef bool (*metrics_page_fn)(void *ctx, const char *url, struct mbuf *out, const char **type);
+void metrics_set_page(struct metrics *m, metrics_page_fn fn, void *ctx);
 void metrics_set_ready(struct metrics *m, bool ready, const char *why);
 void metrics_heartbeat(struct metrics *m, uint64_t now_ns, uint64_t health_timeout_ns);
 

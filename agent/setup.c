@@ -76,6 +76,8 @@ int agent_open_datapath(struct agent *a)
 	int rc;
 
 	o.pin_root = a->f.pin_root;
+	/* Health per backend only when it is exported: per-CPU entries are costly on big nodes. */
+	o.no_backend_health = !a->f.metrics_per_backend;
 	if (a->f.dry_run) {
 		bs_info("msg=\"dry run: no map is written\"");
 		return dp_writer_mem_new(&a->w);

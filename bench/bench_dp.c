@@ -553,6 +553,36 @@ static void floor_open(const char *path, __u32 max_conns)
 		die("floor_conns missing");
 }
 
+/* The data path built without connection-health recording (nohealth.bpf.o), sharing the
+ * maps of instance in: the same tables and records, so that the two differ only by the
+ * recording. Returns 0 and the three entry points, or -1 when the object is missing. */
+static int nohealth_open(const char *path, struct inst *in, int *xdp, int *tci, int *tce)
+{
+	struct bpf_object *obj;
+	struct bpf_map *m;
+
+	if (access(path, R_OK))
+		return -1;
+	obj = bpf_object__open_file(path, NULL);
+	if (!obj || libbpf_get_error(obj))
+		die("cannot open %s", path);
+	bpf_object__for_each_map(m, obj) {
+		int fd;
+
+		if (bpf_map__is_internal(m))
+			continue;
+		fd = bs_dp_map_fd(in->dp, bpf_map__name(m));
+		if (fd < 0 || bpf_map__reuse_fd(m, fd))
+			die("%s: cannot share map %s", path, bpf_map__name(m));
+	}
+	if (bpf_object__load(obj))
+		die("cannot load %s", path);
+	*xdp = prog_fd(obj, "bs_xdp_ingress");
+	*tci = prog_fd(obj, "bs_tc_ingress");
+	*tce = prog_fd(obj, "bs_tc_egress");
+	return 0;
+}
+
 /* One measured item: a program, a packet generator and the reason its runs must count. */
 enum item_kind { IT_SYN, IT_EST, IT_REPLY, IT_PASS, IT_SYN_SPREAD, IT_EST_SPREAD, IT_REPLY_SPREAD, IT_FLOOR };
 
@@ -850,11 +880,13 @@ static int cmd_pkt(int argc, char **argv)
 	int rounds = 7, batch = 2000, ws = 1024;
 	__u32 loop_repeat = 20000, max_conns = 1048576;
 	const char *floor_path = "build/bench/floor.bpf.o";
+	const char *nohealth_path = "build/bench/nohealth.bpf.o";
 	static const struct option lo[] = {
 		{ "frontends", required_argument, 0, 'f' }, { "fill", required_argument, 0, 'c' },
 		{ "rounds", required_argument, 0, 'r' },    { "batch", required_argument, 0, 'b' },
 		{ "loop-repeat", required_argument, 0, 'l' }, { "floor", required_argument, 0, 'o' },
 		{ "working-set", required_argument, 0, 'w' }, { "max-conns", required_argument, 0, 'm' },
+		{ "nohealth", required_argument, 0, 'n' },
 		{ 0 }
 	};
 	int c, *order;
@@ -868,6 +900,7 @@ static int cmd_pkt(int argc, char **argv)
 		case 'b': batch = atoi(optarg); break;
 		case 'l': loop_repeat = (__u32)atol(optarg); break;
 		case 'o': floor_path = optarg; break;
+		case 'n': nohealth_path = optarg; break;
 		case 'w': ws = atoi(optarg); break;
 		case 'm': max_conns = (__u32)atol(optarg); break;
 		default: die("pkt: bad option");
@@ -936,6 +969,22 @@ static int cmd_pkt(int argc, char **argv)
 
 		snprintf(nm, sizeof(nm), "%s:spread", insts[n_insts - 1]->name);
 		add_config_items(insts[n_insts - 1], nm, rounds, 1);
+	}
+	{
+		/* The first configuration again, without health recording: "<config>:nohealth/...". */
+		struct inst nh = *insts[0];
+		struct inst *in = malloc(sizeof(*in));
+		char nm[64];
+
+		if (!nohealth_open(nohealth_path, insts[0], &nh.fd_xdp, &nh.fd_tci, &nh.fd_tce)) {
+			nh.dp = insts[0]->dp; /* shared: closed with the first instance, not twice */
+			*in = nh;
+			snprintf(nm, sizeof(nm), "%s:nohealth", insts[0]->name);
+			add_config_items(in, nm, rounds, 0);
+		} else {
+			free(in);
+			fprintf(stderr, "bench_dp: %s missing: no figures without health recording\n", nohealth_path);
+		}
 	}
 	for (int i = 0; i < n_items; i++)
 		loop_packet(&items[i]);

@@ -68,6 +68,26 @@ def summarise_per_packet(pp):
     return {"base_config": base, "floors": floors, "cases": rows}
 
 
+HEALTH_CASES = [("xdp", "syn"), ("xdp", "est"), ("tc", "syn"), ("tc", "est"), ("tc-egress", "reply")]
+
+
+def summarise_health(pp):
+    """The cost of connection-health recording: the base configuration against the same
+    maps driven by the data path built without it (`<base>:nohealth`)."""
+    items, base = pp["items"], list(pp["configs"])[0]
+    if f"{base}:nohealth/xdp.est" not in items:
+        return None
+    rows = []
+    for entry, case in HEALTH_CASES:
+        w, wo = items[f"{base}/{entry}.{case}"], items[f"{base}:nohealth/{entry}.{case}"]
+        rows.append({"entry": entry, "case": case,
+                     "call_mean_ns": w["call_mean_ns"], "call_mean_ns_without": wo["call_mean_ns"],
+                     "call_extra_ns": w["call_mean_ns"] - wo["call_mean_ns"],
+                     "loop_ns": w.get("loop_ns"), "loop_ns_without": wo.get("loop_ns"),
+                     "loop_ratio": ratio(w.get("loop_ns"), wo.get("loop_ns"))})
+    return {"base_config": base, "cases": rows}
+
+
 def summarise_scale(pp):
     items = pp["items"]
     regular = [c for c in pp["configs"]]
@@ -286,6 +306,7 @@ def summarise(result):
     if "per_packet" in result:
         s["per_packet"] = summarise_per_packet(result["per_packet"])
         s["scale"] = summarise_scale(result["per_packet"])
+        s["health_recording"] = summarise_health(result["per_packet"])
     if "e2e" in result:
         s["e2e"] = summarise_e2e(result["e2e"])
     if "accuracy" in result:
@@ -487,6 +508,22 @@ def markdown(result, json_path):
                  "XDP: one hash lookup of a 40-byte flow key costs more than parsing, so any design that looks a "
                  "flow up per packet sits above 1.5× the parse-only floor. Against the parse+lookup floor, the "
                  "established-flow path costs the ratios in the fifth column.")
+        L.append("")
+
+    hr = s.get("health_recording")
+    if hr:
+        L.append("### Connection-health recording")
+        L.append("")
+        L.append(f"The configuration `{hr['base_config']}` again, through the same maps, with the data path built "
+                 "without health recording (`-DBS_HEALTH_OFF`, `build/bench/nohealth.bpf.o`). Recording happens on "
+                 "SYN, SYN-ACK, FIN and RST only: established packets and replies must cost the same (difference "
+                 "within the run-to-run noise); a SYN pays for the bs_health updates.")
+        L.append("")
+        L.append(_md_table(["program / case", "call ns", "call ns without", "extra ns", "loop ns", "loop ns without",
+                            "loop ratio"],
+                           [[f"{ENTRY_NAMES[r['entry']]}: {CASE_NAMES[r['case']]}", _f(r["call_mean_ns"]),
+                             _f(r["call_mean_ns_without"]), _f(r["call_extra_ns"], "{:+.0f}"), _f(r["loop_ns"]),
+                             _f(r["loop_ns_without"]), _f(r["loop_ratio"], "{:.2f}×")] for r in hr["cases"]]))
         L.append("")
 
     sc = s.get("scale")

@@ -10,9 +10,10 @@
 #include "bs_rewrite_xdp.h"
 #include "bs_rewrite_tc.h"
 
-static __always_inline void bs_account(const struct bs_decision *d, __u32 bytes)
+static __always_inline void bs_account(const struct bs_decision *d, const struct bs_pkt *p, __u32 bytes)
 {
 	bs_count_reason(d->reason);
+	bs_health_ingress(p, d->action, d->reason, d->frontend_id, d->group, d->backend_id, d->new_conn);
 	if (d->action == BS_ACT_FORWARD) {
 		bs_count(&bs_fe_stats, d->frontend_id, bytes, d->new_conn);
 		bs_count(&bs_be_stats, d->backend_id, bytes, d->new_conn);
@@ -45,17 +46,17 @@ int bs_xdp_ingress(struct xdp_md *ctx)
 			bs_count_reason(BS_R_ERR_REWRITE);
 			return XDP_DROP;
 		}
-		bs_account(&d, data_end - data - p.l3_off);
+		bs_account(&d, &p, data_end - data - p.l3_off);
 		return XDP_PASS;
 	case BS_ACT_REJECT:
 		if (bs_xdp_build_rst(ctx, &p)) {
 			bs_count_reason(BS_R_ERR_REWRITE);
 			return XDP_DROP;
 		}
-		bs_account(&d, 0);
+		bs_account(&d, &p, 0);
 		return XDP_TX;
 	case BS_ACT_DROP:
-		bs_account(&d, 0);
+		bs_account(&d, &p, 0);
 		return XDP_DROP;
 	default:
 		bs_count_reason(d.reason);
@@ -82,20 +83,20 @@ int bs_tc_ingress(struct __sk_buff *skb)
 			bs_count_reason(BS_R_ERR_REWRITE);
 			return TC_ACT_SHOT;
 		}
-		bs_account(&d, skb->len - p.l3_off);
+		bs_account(&d, &p, skb->len - p.l3_off);
 		return TC_ACT_OK;
 	case BS_ACT_REJECT:
 		r = bs_tc_reject(skb, &p);
 		if (r < 0) {
 			d.reason = p.l4_payload ? BS_R_REJECT_SYN_DATA : BS_R_ERR_REWRITE;
 			d.action = BS_ACT_DROP;
-			bs_account(&d, 0);
+			bs_account(&d, &p, 0);
 			return TC_ACT_SHOT;
 		}
-		bs_account(&d, 0);
+		bs_account(&d, &p, 0);
 		return r;
 	case BS_ACT_DROP:
-		bs_account(&d, 0);
+		bs_account(&d, &p, 0);
 		return TC_ACT_SHOT;
 	default:
 		bs_count_reason(d.reason);

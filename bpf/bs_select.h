@@ -7,6 +7,7 @@
 
 #include "bs_maps.h"
 #include "bs_parse.h"
+#include "bs_health.h"
 #include "bpfsplit/flow_hash.h"
 
 enum bs_action {
@@ -25,6 +26,7 @@ struct bs_decision {
 	__u32 frontend_id;
 	__u32 backend_id;
 	__u32 new_conn; /* 1 when this packet created the record */
+	__u32 group;    /* group index chosen (health counters); BS_HEALTH_NO_GROUP when none */
 };
 
 static __always_inline int bs_is_syn(const struct bs_pkt *p)
@@ -109,7 +111,9 @@ static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, c
 	}
 	h = bs_flow_hash(&p->flow, split->affinity, s->hash_key);
 	group = bs_pick_group(split, h);
+	d->group = group;
 	if (group >= BS_MAX_GROUPS || group >= split->n_groups) {
+		d->group = BS_HEALTH_NO_GROUP;
 		if (!bs_follow_retransmit(p, d))
 			bs_refuse(d, p, BS_R_REJECT_ZERO_WEIGHT, BS_R_DROP_ZERO_WEIGHT);
 		return d->action;
@@ -210,9 +214,12 @@ static __always_inline void bs_decide_ingress(struct bs_pkt *p, struct bs_decisi
 					return;
 				}
 			} else {
-				if ((p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST)) && !(ct->flags & BS_CONN_F_CLOSING)) {
-					ct->flags |= BS_CONN_F_CLOSING;
-					ct->last_ns = bpf_ktime_get_ns();
+				if (p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST)) {
+					bs_health_client_fin_rst(p, ct);
+					if (!(ct->flags & BS_CONN_F_CLOSING)) {
+						ct->flags |= BS_CONN_F_CLOSING;
+						ct->last_ns = bpf_ktime_get_ns();
+					}
 				}
 				bs_follow(d, ct, BS_R_FWD_TRACKED);
 				return;
@@ -246,14 +253,15 @@ static __always_inline void bs_decide_ingress(struct bs_pkt *p, struct bs_decisi
 }
 
 /* Egress: find the reverse translation of a reply (backend -> client). Returns the
- * record or NULL. A FIN/RST from the backend marks the forward record closing. */
+ * record or NULL. A FIN/RST from the backend marks the forward record closing; a SYN-ACK,
+ * FIN or RST is recorded for health (established replies skip the forward lookup). */
 static __always_inline struct bs_rnat *bs_lookup_reply(const struct bs_pkt *p)
 {
 	struct bs_rnat *rn = bpf_map_lookup_elem(&bs_rnat, &p->flow);
 	struct bs_flow_key fwd = {};
 	struct bs_conn *ct;
 
-	if (!rn || p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST)))
+	if (!rn || p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST | BS_HEALTH_REPLY_FLAGS)))
 		return rn;
 	__builtin_memcpy(fwd.saddr, p->flow.daddr, 16);
 	__builtin_memcpy(fwd.daddr, rn->frontend_addr, 16);
@@ -262,7 +270,10 @@ static __always_inline struct bs_rnat *bs_lookup_reply(const struct bs_pkt *p)
 	fwd.family = p->flow.family;
 	fwd.proto = p->flow.proto;
 	ct = bpf_map_lookup_elem(&bs_conns, &fwd);
-	if (ct && !(ct->flags & BS_CONN_F_CLOSING)) {
+	if (!ct)
+		return rn;
+	bs_health_reply(p, ct);
+	if ((p->tcp_flags & (BS_TCP_FIN | BS_TCP_RST)) && !(ct->flags & BS_CONN_F_CLOSING)) {
 		ct->flags |= BS_CONN_F_CLOSING;
 		ct->last_ns = bpf_ktime_get_ns();
 	}

@@ -25,6 +25,9 @@ struct bs_dp_opts {
 	__u32 max_conns;
 	__u32 max_splits;
 	__u32 max_tables;
+	/* Programs loaded by this handle record connection health per (frontend, group) only,
+	 * not per backend within it: fewer bs_health entries (each costs 232 bytes per CPU). */
+	bool no_backend_health;
 };
 
 /* Load the programs and create (or reuse) the pinned maps. */
@@ -134,6 +137,11 @@ int bs_dp_frontend_counters(struct bs_dp *dp, __u32 frontend_id, struct bs_count
 int bs_dp_backend_counters(struct bs_dp *dp, __u32 backend_id, struct bs_counters *out);
 int bs_dp_reason_counters(struct bs_dp *dp, __u64 out[BS_R_MAX]);
 int bs_dp_backend(struct bs_dp *dp, __u32 backend_id, struct bs_backend *out);
+/* Connection health (bs_health), per-CPU values summed: fn sees every (frontend, group)
+ * aggregate (key->backend_id == BS_ID_NONE) and every backend within a group. */
+int bs_dp_for_each_health(struct bs_dp *dp,
+			  int (*fn)(const struct bs_health_key *, const struct bs_health *, void *), void *ctx);
+int bs_dp_health(struct bs_dp *dp, const struct bs_health_key *key, struct bs_health *out);
 /* Call fn for each connection record. */
 int bs_dp_for_each_conn(struct bs_dp *dp, int (*fn)(const struct bs_flow_key *, const struct bs_conn *, void *),
 			void *ctx);

@@ -143,7 +143,7 @@ void bs_diag_load_refused(int err, char *buf, size_t len)
 
 		memcg_limit(lim, sizeof(lim));
 		snprintf(buf, len, "the maps' kernel memory is charged to this process's memory cgroup%s%s%s: raise "
-				   "the limit or lower the map sizes (--max-conns first: 288 bytes per connection)",
+				   "the limit or lower the map sizes (--max-conns first: 296 bytes per connection)",
 			 lim[0] ? " (limit " : "", lim, lim[0] ? ")" : "");
 		return;
 	}

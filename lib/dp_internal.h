@@ -24,6 +24,7 @@ enum bs_map_idx {
 	BS_MAP_STATE,
 	BS_MAP_FE_INFO,
 	BS_MAP_FE_SPLITS,
+	BS_MAP_HEALTH,
 	BS_MAP_COUNT
 };
 
@@ -91,6 +92,9 @@ struct bs_dp {
 int bs_dp_sync(struct bs_dp *dp);
 void bs_dp_registry_clear(struct bs_dp *dp);
 __u64 bs_now_ns(void);
+
+/* dp_health.c */
+void bs_dp_health_forget(struct bs_dp *dp, __u32 frontend_id);
 
 /* dp_write.c */
 void bs_retire(struct bs_dp *dp, enum bs_map_idx map, __u32 id);

@@ -23,7 +23,7 @@ const char *const bs_map_names[BS_MAP_COUNT] = {
 	[BS_MAP_FE_STATS] = "bs_fe_stats",   [BS_MAP_BE_STATS] = "bs_be_stats", [BS_MAP_REASONS] = "bs_reasons",
 	[BS_MAP_SETTINGS] = "bs_settings",   [BS_MAP_GROUPS] = "bs_groups",   [BS_MAP_MEMBERS] = "bs_members",
 	[BS_MAP_STATE] = "bs_state",         [BS_MAP_FE_INFO] = "bs_fe_info",
-	[BS_MAP_FE_SPLITS] = "bs_fe_splits",
+	[BS_MAP_FE_SPLITS] = "bs_fe_splits", [BS_MAP_HEALTH] = "bs_health",
 };
 
 /* The flow-hash key used when none is set: the same on every node, so that a flow gets
@@ -159,11 +159,12 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 		err = -errno;
 		goto fail;
 	}
+	dp->skel->rodata->bs_health_per_backend = !o.no_backend_health;
 	bpf_object__for_each_map(map, dp->skel->obj) {
 		const char *name = bpf_map__name(map);
 		__u32 wanted = 0;
 
-		if (name[0] == '.') /* .rodata and friends are not pinned */
+		if (name[0] == '.' || bpf_map__is_internal(map)) /* .rodata and friends are not pinned */
 			continue;
 		if (!strcmp(name, "bs_frontends") || !strcmp(name, "bs_fe_stats") || !strcmp(name, "bs_fe_info") ||
 		    !strcmp(name, "bs_fe_splits"))
@@ -178,7 +179,7 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 			wanted = o.max_tables;
 		else if (!strcmp(name, "bs_groups"))
 			wanted = o.max_frontends ? BS_MAX_GROUPS * o.max_frontends : 0;
-		else if (!strcmp(name, "bs_members"))
+		else if (!strcmp(name, "bs_members") || !strcmp(name, "bs_health"))
 			wanted = o.max_backends ? 4 * o.max_backends : 0;
 		snprintf(pin, sizeof(pin), "%s/%s", dp->root, name);
 		err = bpf_map__set_pin_path(map, pin);

@@ -179,6 +179,7 @@ static int alloc_frontend_id(struct bs_dp *dp, __u32 *id)
 			dp->fe_id_used[i] = 1;
 			zero_counters(dp, BS_MAP_FE_STATS, i);
 			bpf_map_delete_elem(dp->fd[BS_MAP_FE_INFO], &i); /* a previous owner's */
+			bs_dp_health_forget(dp, i);
 			*id = i;
 			return 0;
 		}

@@ -12,8 +12,17 @@ the client and prints one line a script can read:
 
 Act 1 rolls orange out (30 -> 60 -> 100, promotion) while one long-lived
 connection keeps its colour; act 2 starts another canary and aborts it: every
-new connection returns to stable at once. Exit 0 only if every observed share is
-within 3 binomial standard deviations of its weight. Everything is removed at
+new connection returns to stable at once. A real Prometheus (Debian's
+`prometheus`) scrapes the agent throughout, and after every setWeight step the
+shipped AnalysisTemplate (deploy/analysis) is measured through it, as Argo's
+analysis would: act 1's healthy canary passes every step; in act 3 the canary's
+pods reset every fourth client port, the analysis fails at setWeight=30 and the
+rollout is aborted back to 100% stable:
+
+  analysis: canary failure ratio 0.25 > 0.05 at setWeight=30 -> abort
+
+Exit 0 only if every observed share is within 3 binomial standard deviations of
+its weight and each analysis decided as it should. Everything is removed at
 the end (Ctrl-C included) unless KEEP=1.
 """
 
@@ -35,6 +44,7 @@ from harness import BUILD, DataPath, FRONTEND4  # noqa: E402
 from lab import Lab  # noqa: E402
 from kube_rest import KubeRest  # noqa: E402
 from argo_player import ArgoPlayer, STEPS  # noqa: E402
+import analysis  # noqa: E402
 
 N = int(os.environ.get("DEMO_CONNECTIONS", "2000"))
 KEEP = os.environ.get("KEEP") == "1"
@@ -60,6 +70,7 @@ class Demo:
         self.failures = []
         self.lab = None
         self.dp = None
+        self.prom = None
         self.tmp = tempfile.mkdtemp(prefix="bpfsplit-demo-")
 
     # ---- set-up ----
@@ -83,11 +94,17 @@ class Demo:
         self.kube = KubeRest(self.api["server"], self.api["ca"], self.api["token_file"])
         self.player = ArgoPlayer(self.kube, {"green": self.lab.green, "orange": self.lab.orange})
         self.player.apply_seed()
+        self.metrics_port = analysis.free_port()
         self.spawn([AGENT, "--kubeconfig", self.api["kubeconfig"], "--pin-root", self.dp.pin_root,
-                    "--gateway-class", "agentgateway", "--metrics-addr", "127.0.0.1:0"], "agent")
+                    "--gateway-class", "agentgateway", "--metrics-addr", f"127.0.0.1:{self.metrics_port}",
+                    "--ui"], "agent")
         self.wait_weights(100, 0, timeout=20)
         print("bpfsplit-agent: following HTTPRoute argo-rollouts-http-route -> frontend "
-              f"{FRONTEND4} (Gateway agentgateway-proxy)")
+              f"{FRONTEND4} (Gateway agentgateway-proxy); live page http://127.0.0.1:{self.metrics_port}/ui")
+        self.prom = analysis.Prometheus([f"127.0.0.1:{self.metrics_port}"], workdir=os.path.join(self.tmp, "prom"))
+        self.template = analysis.load_template()
+        print(f"prometheus: {self.prom.url} scraping the agent every second "
+              "(rules: deploy/analysis/prometheusrule.yaml)")
 
     def spawn(self, argv, name):
         log = open(os.path.join(self.tmp, f"{name}.log"), "w")
@@ -152,6 +169,17 @@ class Demo:
         print(f"    {bar(counts, N)}")
         return ok
 
+    def analyse(self, step_index, weight, t0, expect_pass):
+        """The shipped AnalysisTemplate over the step (since t0), through Prometheus."""
+        self.prom.wait_scraped()
+        args = {"namespace": "default", "rollout": "rollouts-demo", "window": f"{math.ceil(time.time() - t0)}s"}
+        # The player's analysis step aborts the rollout when a measurement fails.
+        passed, line, _ = self.player.analysis_step(self.prom, step_index, weight, args, self.template)
+        print(line)
+        if passed != expect_pass:
+            self.failures.append(f"analysis at setWeight={weight}")
+        return passed
+
     def long_lived(self, held, expected):
         r = held.round()
         colours = set(r["connections"][0]["colours"])
@@ -179,10 +207,13 @@ class Demo:
                     took = (time.monotonic() - t0) * 1000
                     self.player.set_rollout_status(i + 1, weight, paused=True)
                     label = f"step {i + 1}/{len(STEPS)} setWeight={weight}"
+                    t_step = time.time()
+                    self.prom.wait_scraped()
                     self.batch(label, weight, "orange")
                     print(f"    maps held the new weights {took:.0f} ms after the route PUT returned "
                           f"(polled through the CLI); agent: watch event to map write "
                           f"{self.agent_latency_us()} us")
+                    self.analyse(i, weight, t_step, expect_pass=True)
                 else:
                     self.batch(f"step {i + 1}/{len(STEPS)} pause", weight, "orange")
                 colours = self.long_lived(held, "green")
@@ -201,11 +232,33 @@ class Demo:
         self.wait_weights(100, 0)
         self.batch("aborted: back to stable", 0, "green")
 
+    def act3(self):
+        print("\n== act 3: a canary whose pods reset every fourth client port, caught by the analysis")
+        for b in self.lab.green:
+            self.lab.backend_args[b.name] = ["--reset-mod", "4"]
+            self.lab.stop_backend(b.name)
+            self.lab.start_backend(b.name)
+        self.player.start_canary("green")
+        self.player.set_weight(0, 30)
+        self.wait_weights(70, 30)
+        t_step = time.time()
+        self.prom.wait_scraped()
+        r = self.lab.fresh(self.lab.url(4), n=N, concurrency=8)
+        counts = r["counts"]
+        print(f"act 3 step 1/6 setWeight=30 green={counts.get('green', 0)} orange={counts.get('orange', 0)} "
+              f"reset={r['errors']} (clients saw their connection reset)")
+        if not r["errors"]:
+            self.failures.append("act 3: no connection was reset")
+        if self.analyse(0, 30, t_step, expect_pass=False):
+            return
+        self.wait_weights(100, 0)
+        self.batch("aborted by the analysis: back to stable", 0, "green")
+
     # ---- teardown ----
 
     def keep(self):
         state = {"lab": self.lab.to_dict(), "pin_root": self.dp.pin_root, "tmp": self.tmp,
-                 "pids": [p.pid for _, p, _ in self.procs], "kubeconfig": self.api["kubeconfig"]}
+                 "pids": [p.pid for _, p, _ in self.procs] + [self.prom.proc.pid], "kubeconfig": self.api["kubeconfig"]}
         with open(STATE_FILE, "w") as f:
             json.dump(state, f)
         self.lab.detach()
@@ -218,9 +271,12 @@ KEEP=1: the lab stays up (make demo-clean removes it). Poke it:
     (after the abort the canary has no pods: its share is refused at once with a TCP RST,
      never sent elsewhere; scale it first or keep canary at 0)
   ip netns exec {self.lab.client_ns} curl -s http://10.96.0.10/color
+  live page: http://127.0.0.1:{self.metrics_port}/ui   Prometheus: {self.prom.url}
   agent log: {self.tmp}/agent.log""")
 
     def close(self):
+        if self.prom:
+            self.prom.close()
         for name, p, _ in reversed(self.procs):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
@@ -267,8 +323,10 @@ def main():
         demo.start()
         demo.act1()
         demo.act2()
+        demo.act3()
         print(f"\ndemo finished in {time.monotonic() - t0:.0f}s: "
-              + ("every step within 3 standard deviations of its weight" if not demo.failures
+              + ("every step within 3 standard deviations of its weight, every analysis as expected"
+                 if not demo.failures
                  else f"FAILED: {', '.join(demo.failures)}"))
         keep = KEEP
         if keep:

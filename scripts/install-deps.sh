@@ -12,6 +12,9 @@ PACKAGES=(
 	libcurl4-openssl-dev libcjson-dev libyaml-dev uthash-dev libmicrohttpd-dev libcmocka-dev
 	# lab, tests, demo
 	iproute2 ethtool openssl python3 python3-yaml jq curl procps
+	# canary health: a real Prometheus (and promtool) for the analysis tests and the demo,
+	# headless Chromium for the live page's test
+	prometheus chromium
 	# benchmark peers
 	nftables iptables haproxy wrk
 	# the image (make image, tests/image): podman with runc, a debootstrapped Debian base

@@ -6,6 +6,7 @@
  * bpfsplit watch: the same again every interval, the window being the interval. */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,20 +83,6 @@ struct round {
 	double window_s;                  /* measured between the two samples; 0: cumulative */
 };
 
-static const struct view_backend *prev_backend(const struct round *r, const struct view_backend *vb)
-{
-	for (size_t f = 0; f < r->n_prev; f++)
-		for (__u32 g = 0; g < r->prev[f].n_groups; g++)
-			for (__u32 i = 0; i < r->prev[f].groups[g].n_backends; i++) {
-				const struct view_backend *p = &r->prev[f].groups[g].backends[i];
-
-				if (p->id == vb->id && p->spec.family == vb->spec.family && p->spec.port == vb->spec.port &&
-				    !memcmp(p->spec.addr, vb->spec.addr, sizeof(p->spec.addr)))
-					return p;
-			}
-	return NULL;
-}
-
 static const struct view_frontend *prev_frontend(const struct round *r, const struct view_frontend *v)
 {
 	for (size_t f = 0; f < r->n_prev; f++)
@@ -111,21 +98,42 @@ static __u64 growth(__u64 now, const __u64 *before)
 	return before && now >= *before ? now - *before : now;
 }
 
-/* New connections a backend took over the window (since its id was allocated when cumulative). */
-static __u64 backend_observed(const struct round *r, const struct view_backend *vb)
+/* The same group of the same frontend at the start of the window (NULL: none, or renamed). */
+static const struct view_group *prev_group(const struct view_frontend *pf, const struct view_frontend *v, __u32 g)
+{
+	if (!pf || g >= pf->n_groups || strcmp(pf->groups[g].name, v->groups[g].name))
+		return NULL;
+	return &pf->groups[g];
+}
+
+static const struct view_backend *prev_member(const struct view_group *pg, const struct view_backend *vb)
+{
+	for (__u32 i = 0; pg && i < pg->n_backends; i++)
+		if (pg->backends[i].id == vb->id && !memcmp(&pg->backends[i].spec, &vb->spec, offsetof(struct bs_backend_spec, state)))
+			return &pg->backends[i];
+	return NULL;
+}
+
+/* New connections a backend took as a member of group g over the window (cumulative:
+ * since the frontend id was allocated). Counted per group, so that a backend listed by
+ * two groups is not counted twice. */
+static __u64 backend_observed(const struct round *r, const struct view_frontend *v, __u32 g,
+			      const struct view_backend *vb)
 {
 	const struct view_backend *p;
 
 	if (vb->id == BS_ID_NONE)
 		return 0;
 	if (!r->windowed)
-		return vb->counters.new_conns;
-	p = prev_backend(r, vb);
-	return growth(vb->counters.new_conns, p ? &p->counters.new_conns : NULL);
+		return view_health_new(&vb->health, NULL);
+	p = prev_member(prev_group(prev_frontend(r, v), v, g), vb);
+	return view_health_new(&vb->health, p ? &p->health : NULL);
 }
 
 struct fe_observed {
 	__u64 group[BS_MAX_GROUPS];
+	__u64 failed[BS_MAX_GROUPS];
+	double hs_p50[BS_MAX_GROUPS], hs_p99[BS_MAX_GROUPS]; /* seconds; -1: no handshake seen */
 	__u64 total;        /* over every group: the denominator of the observed shares */
 	__u64 new_conns;    /* the frontend's own counters over the window */
 	__u64 rejected;
@@ -138,10 +146,17 @@ static void observe(const struct round *r, const struct view_frontend *v, struct
 
 	memset(o, 0, sizeof(*o));
 	for (__u32 g = 0; g < v->n_groups; g++) {
-		for (__u32 i = 0; i < v->groups[g].n_backends; i++) {
-			o->group[g] += backend_observed(r, &v->groups[g].backends[i]);
+		const struct view_group *pg = prev_group(pf, v, g);
+		const struct bs_health *ph = pg ? &pg->health : NULL;
+
+		/* The group's own counts (bs_health), not the sum of its backends': a backend
+		 * listed by two groups would count in both. */
+		o->group[g] = view_health_new(&v->groups[g].health, ph);
+		o->failed[g] = view_health_failed(&v->groups[g].health, ph);
+		o->hs_p50[g] = view_handshake_quantile(&v->groups[g].health, ph, 0.5);
+		o->hs_p99[g] = view_handshake_quantile(&v->groups[g].health, ph, 0.99);
+		for (__u32 i = 0; i < v->groups[g].n_backends; i++)
 			o->listed_active += v->groups[g].backends[i].active_conns;
-		}
 		o->total += o->group[g];
 	}
 	o->new_conns = r->windowed ? growth(v->counters.new_conns, pf ? &pf->counters.new_conns : NULL)
@@ -218,11 +233,23 @@ static cJSON *frontend_json(const struct round *r, const struct view_frontend *v
 			cJSON_AddNullToObject(gj, "observed_share_pct");
 		if (r->window_s > 0)
 			cJSON_AddNumberToObject(gj, "new_conns_per_s", ob.group[g] / r->window_s);
+		out_json_u64(gj, "observed_failed", ob.failed[g]);
+		if (ob.group[g])
+			cJSON_AddNumberToObject(gj, "observed_failure_ratio", (double)ob.failed[g] / ob.group[g]);
+		else
+			cJSON_AddNullToObject(gj, "observed_failure_ratio");
+		if (ob.hs_p50[g] >= 0) {
+			cJSON_AddNumberToObject(gj, "handshake_p50_s", ob.hs_p50[g]);
+			cJSON_AddNumberToObject(gj, "handshake_p99_s", ob.hs_p99[g]);
+		} else {
+			cJSON_AddNullToObject(gj, "handshake_p50_s");
+			cJSON_AddNullToObject(gj, "handshake_p99_s");
+		}
 		cJSON_ArrayForEach(bj, cJSON_GetObjectItemCaseSensitive(gj, "backends")) {
 			if (i >= vg->n_backends)
 				break;
 			out_json_u64(bj, "active_conns", vg->backends[i].active_conns);
-			out_json_u64(bj, "observed_new_conns", backend_observed(r, &vg->backends[i]));
+			out_json_u64(bj, "observed_new_conns", backend_observed(r, v, g, &vg->backends[i]));
 			i++;
 		}
 		g++;
@@ -231,6 +258,27 @@ static cJSON *frontend_json(const struct round *r, const struct view_frontend *v
 }
 
 /* ---- plain ---- */
+
+static void print_ms(const char *what, double s)
+{
+	if (s < 0)
+		printf("  %s -", what);
+	else
+		printf("  %s %.3g ms", what, s * 1e3);
+}
+
+/* Per version: the failure ratio and the handshake latency over the same span. */
+static void print_health(const struct fe_observed *ob, __u32 g)
+{
+	if (ob->group[g])
+		printf("    failed %.1f%% (%llu/%llu)", 100.0 * ob->failed[g] / ob->group[g],
+		       (unsigned long long)ob->failed[g], (unsigned long long)ob->group[g]);
+	else
+		printf("    failed - (0/0)");
+	print_ms("handshake p50", ob->hs_p50[g]);
+	print_ms("p99", ob->hs_p99[g]);
+	printf("\n");
+}
 
 static void print_frontend(const struct round *r, const struct view_frontend *v)
 {
@@ -291,6 +339,7 @@ static void print_frontend(const struct round *r, const struct view_frontend *v)
 			       (unsigned long long)ob.total);
 		else
 			printf("- (0/0)\n");
+		print_health(&ob, g);
 		if (!vg->n_backends) {
 			printf("    no backends\n");
 			continue;

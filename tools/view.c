@@ -136,6 +136,7 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 		v->weight_sum += gs->weight;
 		if (groups_fd >= 0 && !bpf_map_lookup_elem(groups_fd, &gk, &gi))
 			vg->table_id = gi.table_id;
+		view_health_read(dp, v->fe.id, g, BS_ID_NONE, &vg->health);
 		vg->backends = calloc(gs->n_backends ? gs->n_backends : 1, sizeof(*vg->backends));
 		if (!vg->backends || group_members(dp, m, v->fe.id, g, &be, &ids, &n_be)) {
 			err = -ENOMEM;
@@ -147,8 +148,10 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 
 			vb->spec = gs->backends[i];
 			vb->id = backend_id_of(be, ids, n_be, &vb->spec);
-			if (vb->id)
+			if (vb->id) {
 				bs_dp_backend_counters(dp, vb->id, &vb->counters);
+				view_health_read(dp, v->fe.id, g, vb->id, &vb->health);
+			}
 			vg->n_ready += vb->spec.state == BS_BACKEND_READY;
 		}
 		qsort(vg->backends, vg->n_backends, sizeof(*vg->backends), backend_cmp);

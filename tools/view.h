@@ -16,6 +16,7 @@ struct view_backend {
 	__u32 id;                     /* key in bs_backends; BS_ID_NONE if not found */
 	struct bs_counters counters;  /* of the backend over every frontend naming it */
 	__u64 active_conns;           /* open connection records of this frontend to it (view_count_conns) */
+	struct bs_health health;      /* connection health of this backend in this group of this frontend */
 };
 
 struct view_group {
@@ -25,6 +26,7 @@ struct view_group {
 	__u32 n_backends;
 	__u32 n_ready;
 	struct view_backend *backends;
+	struct bs_health health;      /* connection health of the group (bs_health aggregate) */
 };
 
 struct view_frontend {
@@ -62,6 +64,16 @@ double view_share_pct(const struct view_frontend *v, __u32 group);
 
 /* Order of frontend keys used everywhere in the CLI. */
 int view_key_cmp(const struct bs_frontend_key *a, const struct bs_frontend_key *b);
+
+/* Connection health (view_health.c). New connections (TCP and UDP) counted by h, minus
+ * those counted by prev when given (a window). */
+void view_health_read(struct bs_dp *dp, __u32 fe_id, __u32 group, __u32 backend_id, struct bs_health *out);
+__u64 view_health_new(const struct bs_health *h, const struct bs_health *prev);
+/* Failed connections over the same span. */
+__u64 view_health_failed(const struct bs_health *h, const struct bs_health *prev);
+/* Quantile q (0..1) of the handshake latency in seconds over the span, interpolated within
+ * its histogram bucket as Prometheus does; -1 when no handshake was seen. */
+double view_handshake_quantile(const struct bs_health *h, const struct bs_health *prev, double q);
 
 /* Rendering (view_print.c): JSON object, or a plain block with one row per backend. */
 cJSON *view_frontend_json(const struct view_frontend *v);

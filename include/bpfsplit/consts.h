@@ -27,6 +27,12 @@
 /* A UDP record idle this long is chosen afresh by the next packet (ns). */
 #define BS_DEFAULT_UDP_IDLE_NS (30ULL * 1000 * 1000 * 1000)
 
+/* A SYN retransmitted this long after the first with no SYN-ACK counts as a failed
+ * handshake (ns); Linux clients retransmit at 1 s, 3 s, 7 s... */
+#define BS_HS_TIMEOUT_NS (1ULL * 1000 * 1000 * 1000)
+/* Entries of bs_health (no prealloc: memory follows what has been seen). */
+#define BS_DEFAULT_MAX_HEALTH (4 * BS_DEFAULT_MAX_BACKENDS)
+
 /* Backend id 0 and split/table id 0 are never used: 0 means "none". */
 #define BS_ID_NONE 0
 

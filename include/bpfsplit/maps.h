@@ -95,12 +95,21 @@ struct bs_conn {
 	__u8 pad[6];
 	__u64 created_ns;       /* bpf_ktime_get_ns() at choice */
 	__u64 last_ns;          /* UDP: last packet; TCP: time the FIN/RST was seen, 0 if open */
+	__u32 server_isn;       /* host byte order: the backend's SYN-ACK sequence number (BS_CONN_F_SYNACK) */
+	__u32 reserved;         /* 0 */
 };
-BS_STATIC_ASSERT(sizeof(struct bs_conn) == 56, "bs_conn size");
+BS_STATIC_ASSERT(sizeof(struct bs_conn) == 64, "bs_conn size");
 
 enum bs_conn_flags {
 	BS_CONN_F_CLOSING = 1,  /* FIN or RST seen: retire after linger */
 	BS_CONN_F_FROM_SYN = 2, /* chosen on a SYN (syn_seq is meaningful) */
+	/* Health recording (bs_health): each event is counted once per connection. */
+	BS_CONN_F_SYNACK = 4,       /* the backend's SYN-ACK was seen (server_isn is meaningful) */
+	BS_CONN_F_CLIENT_FIN = 8,   /* the client's FIN was counted */
+	BS_CONN_F_BACKEND_FIN = 16, /* the backend's FIN was counted */
+	BS_CONN_F_RESET = 32,       /* a RST (either side) was counted */
+	BS_CONN_F_HS_TIMEOUT = 64,  /* the handshake was counted as timed out */
+	BS_CONN_F_FAILED = 128,     /* the connection was counted as failed */
 };
 
 /* bs_rnat value: how to rewrite a reply back to the frontend. */
@@ -195,5 +204,49 @@ struct bs_state {
 	__u32 next_table_id; /* next id to try in bs_maglev */
 };
 BS_STATIC_ASSERT(sizeof(struct bs_state) == 16, "bs_state size");
+
+/* ---- Connection health (bs_health): per-CPU counters written by the programs only on
+ * SYN, SYN-ACK, FIN and RST packets, never on an established packet. ---- */
+
+/* Handshake latency histogram: bucket i counts handshakes that took at most
+ * BS_HS_BUCKET0_NS << i (the last bucket: anything longer). */
+#define BS_HS_BUCKETS 16
+#define BS_HS_BUCKET0_NS 16384ULL /* ~16 us; bucket 14 ends at ~268 ms */
+
+/* Group index of events that belong to no group (a frontend whose weights are all 0). */
+#define BS_HEALTH_NO_GROUP 0xffff
+
+/* bs_health key: one (frontend, group) aggregate (backend_id BS_ID_NONE) or one backend
+ * within a frontend's group, so that a backend listed by two groups is counted apart. */
+struct bs_health_key {
+	__u32 frontend_id; /* as in bs_frontends */
+	__u16 group;       /* index in the frontend's split, or BS_HEALTH_NO_GROUP */
+	__u16 pad;         /* 0 */
+	__u32 backend_id;  /* BS_ID_NONE for the group aggregate */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_health_key) == 12, "bs_health_key size");
+
+/* bs_health value (per CPU; sum in userspace). Counts connections, not packets. */
+struct bs_health {
+	__u64 new_conns;           /* TCP connections chosen on a SYN */
+	__u64 udp_flows;           /* UDP flows chosen */
+	__u64 refused_no_backend;  /* SYNs (UDP: first datagrams) refused: the chosen group has no ready backend */
+	__u64 refused_zero_weight; /* SYNs refused: every weight is 0 (group BS_HEALTH_NO_GROUP) */
+	__u64 syn_retransmits;     /* retransmitted SYNs that followed their record */
+	__u64 handshakes;          /* SYN-ACKs seen from the backend (first one per connection) */
+	__u64 handshake_timeouts;  /* connections whose SYN was retransmitted BS_HS_TIMEOUT_NS or
+				    * more after the first with no SYN-ACK seen */
+	__u64 backend_resets;      /* connections reset by the backend (RST on the reply path) */
+	__u64 resets_before_reply; /* connections reset (either side) before any reply byte */
+	__u64 failed;              /* connections that failed as the client sees it, counted once:
+				    * reset by the backend, handshake timed out, or given up by the
+				    * client before the SYN-ACK */
+	__u64 closed;              /* TCP connections seen closing (first FIN or RST): open = new_conns - closed */
+	__u64 bytes_to_backend;    /* payload bytes of connections whose client sent FIN */
+	__u64 bytes_from_backend;  /* payload bytes of connections whose backend sent FIN */
+	__u64 handshake_ns_sum;    /* sum of handshake latencies (SYN chosen -> SYN-ACK), ns */
+	__u64 handshake_hist[BS_HS_BUCKETS]; /* see BS_HS_BUCKET0_NS */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_health) == 8 * (14 + BS_HS_BUCKETS), "bs_health size");
 
 #endif

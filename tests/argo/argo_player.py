@@ -176,6 +176,21 @@ class ArgoPlayer:
         self.set_route_weights(0)
         self.set_rollout_status(len(STEPS), 0, phase="Healthy")
 
+    def analysis_step(self, prom, step_index, weight, args, template=None):
+        """An analysis step, as Argo runs one: every metric of the shipped AnalysisTemplate
+        (tests/argo/analysis.py) measured through Prometheus with the template's own
+        thresholds; a failed measurement aborts the rollout. Returns (passed, line,
+        measurements); line reads `analysis: canary failure ratio 0.21 > 0.05 at
+        setWeight=30 -> abort` (or every value and `-> pass`)."""
+        import analysis
+        template = template or analysis.load_template()
+        ms = analysis.measure(prom, template, analysis.template_args(template, args))
+        line = analysis.analysis_line(ms, weight)
+        passed = all(m.ok for m in ms)
+        if not passed:
+            self.abort(step_index)
+        return passed, line, ms
+
     def abort(self, step_index):
         """kubectl argo rollouts abort: traffic back to stable at once, canary scaled down."""
         self.set_route_weights(0)

@@ -462,7 +462,37 @@ for _ in $(seq 30); do
 done
 jcheck "closed connections are no longer open" '.frontends[0].active_conns == 0'
 run bs -j watch --interval 0.2 --count 1
-jcheck "watch -j: the status document with a window and a time" '.observed == "window" and .window_s > 0 and (.time | test("T")) and .frontends[0].info.rollout == "default/rollouts-demo" and (.frontends[0].groups[0] | has("observed_share_pct") and has("new_conns_per_s"))'
+jcheck "watch -j: the status document with a window and a time" '.observed == "window" and .window_s > 0 and (.time | test("T")) and .frontends[0].info.rollout == "default/rollouts-demo" and (.frontends[0].groups[0] | has("observed_share_pct") and has("new_conns_per_s") and has("observed_failure_ratio") and has("handshake_p99_s"))'
+
+# ---- status per version: a backend listed by both groups counts once, in its group ----
+# (Argo's steady state: the stable and the canary Service select the same pods.)
+cat >"$TMP/both.json" <<'EOF'
+{"frontend": "10.96.0.10:80/tcp", "groups": [
+  {"name": "stable", "weight": 100, "backends": [{"address": "10.201.1.2:8080"}, {"address": "10.201.1.3:8080"}]},
+  {"name": "canary", "weight": 0, "backends": [{"address": "10.201.1.2:8080"}]}]}
+EOF
+run bs frontend apply "$TMP/both.json"
+expect "one backend in both groups" 0 "frontend $FE"
+bs -j status --window 3 >"$TMP/both-status.json" 2>&1 &
+STATUS_PID=$!
+bs status --window 3 >"$TMP/both-status.txt" 2>&1 &
+STATUS_PLAIN_PID=$!
+sleep 0.5
+run ip netns exec "$NSC" /usr/bin/python3 "$TMP/client.py" 10
+expect "10 connections at 100/0 with a shared backend" 0 '^10\.201\.1\.[23]='
+wait "$STATUS_PID"
+STATUS_PID=
+wait "$STATUS_PLAIN_PID"
+STATUS_PLAIN_PID=
+OUT=$(cat "$TMP/both-status.txt")
+ERR=
+expect "status: canary at weight 0 sharing a backend observes 0% (0/10)" 0 '^  group canary  weight 0 \(0\.0%\)  observed 0\.0% \(0/10\)$'
+expect "status: stable observes 100% (10/10)" 0 '^  group stable  weight 100 \(100\.0%\)  observed 100\.0% \(10/10\)$'
+expect "status: per version failure ratio and handshake latency" 0 '^    failed 0\.0% \(0/10\)  handshake p50 [0-9.e+-]+ ms  p99 [0-9.e+-]+ ms$'
+expect "status: no connection, no latency" 0 '^    failed - \(0/0\)  handshake p50 -  p99 -$'
+OUT=$(cat "$TMP/both-status.json")
+jcheck "status -j: the shared backend's connections count in stable only" '.frontends[0].groups[0].observed_new_conns == 10 and .frontends[0].groups[1].observed_new_conns == 0 and .frontends[0].groups[1].observed_share_pct == 0 and ([.frontends[0].groups[0].backends[].observed_new_conns] | add) == 10 and .frontends[0].groups[1].backends[0].observed_new_conns == 0'
+jcheck "status -j: failure ratio and handshake quantiles per version" '.frontends[0].groups[0].observed_failed == 0 and .frontends[0].groups[0].observed_failure_ratio == 0 and .frontends[0].groups[0].handshake_p50_s > 0 and .frontends[0].groups[0].handshake_p99_s >= .frontends[0].groups[0].handshake_p50_s and .frontends[0].groups[1].observed_failure_ratio == null and .frontends[0].groups[1].handshake_p99_s == null'
 
 # ---- Remove, unload ----
 run bs frontend remove $FE

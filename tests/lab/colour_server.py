@@ -14,7 +14,12 @@ connection, no per-request logging.  Every response carries the headers
     GET /healthz         -> "ok"
 
 Usage: colour_server.py --name g1 --colour green [--port 8080]
-                        [--bind ::] [--ready-file PATH]
+                        [--bind ::] [--ready-file PATH] [--reset-mod M]
+
+--reset-mod M makes an unhealthy version: every connection whose client port is a
+multiple of M (1: every connection) is reset as soon as it is accepted, before a
+byte is read or sent (SO_LINGER 0, then close: a RST whose sequence number is the
+SYN-ACK's plus one). Which connections fail is thus known in advance.
 """
 
 import argparse
@@ -22,6 +27,7 @@ import html
 import json
 import os
 import socket
+import struct
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -104,7 +110,8 @@ class ColourServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 4096
 
-    def __init__(self, addr, name, colour):
+    def __init__(self, addr, name, colour, reset_mod=0):
+        self.reset_mod = reset_mod
         self.backend_name = name
         self.colour = colour
         self.colour_body = colour.encode()
@@ -115,6 +122,13 @@ class ColourServer(ThreadingHTTPServer):
     def server_bind(self):
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         super().server_bind()
+
+    def verify_request(self, request, client_address):
+        if self.reset_mod and client_address[1] % self.reset_mod == 0:
+            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            request.close()  # RST now; shutdown_request() then finds it closed
+            return False
+        return True
 
     def handle_error(self, request, client_address):
         # Resets and timeouts are normal in a load test: stay quiet, but do
@@ -131,12 +145,14 @@ def parse_args(argv=None):
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--bind", default="::", help="IPv6 address (dual-stack)")
     p.add_argument("--ready-file", help="created once the socket listens")
+    p.add_argument("--reset-mod", type=int, default=0,
+                   help="reset connections from client ports that are multiples of this (0: none)")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    server = ColourServer((args.bind, args.port), args.name, args.colour)
+    server = ColourServer((args.bind, args.port), args.name, args.colour, args.reset_mod)
     if args.ready_file:
         with open(args.ready_file + ".tmp", "w") as f:
             f.write(f"{os.getpid()}\n")

@@ -417,6 +417,7 @@ class Lab:
         self.client_mac, self.node_client_mac = mac(0, 2), mac(0, 1)
         self.vip4, self.vip6, self.vip_port = VIP4, VIP6, VIP_PORT
         self.backends = self._plan_backends(n_green, n_orange)
+        self.backend_args = {}       # backend name -> extra colour_server arguments
         self.client_addresses = []   # extra client source addresses (v4)
         self.client_addresses6 = []
         self.workdir = None
@@ -719,6 +720,7 @@ class Lab:
         log = open(os.path.join(self.workdir, f"{b.name}.log"), "ab")
         argv = ["ip", "netns", "exec", b.ns, PYTHON, SERVER_PY,
                 "--name", b.name, "--colour", b.colour, "--port", str(b.port)]
+        argv += [str(a) for a in self.backend_args.get(b.name, ())]
         with log:
             b.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log,
