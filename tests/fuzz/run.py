@@ -19,6 +19,7 @@ import argparse
 import glob
 import hashlib
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -94,6 +95,24 @@ def make_seeds(name, d):
         write_seed(d, open(path, "rb").read())
 
 
+def make_dict(name, seeds, path):
+    """A libFuzzer dictionary of the words the seeds are made of (JSON and YAML keys,
+    short string values), so that mutations reach the parsers' deeper fields. None for
+    the packet parser."""
+    if name == "fuzz_bs_parse":
+        return None
+    words = set()
+    for f in inputs(seeds):
+        text = open(f, "rb").read().decode("utf-8", "replace")
+        words.update(re.findall(r'"([A-Za-z0-9_./:-]{1,40})"', text))
+        words.update(re.findall(r'^\s*-?\s*([A-Za-z0-9_-]{1,40}):', text, re.M))
+    with open(path, "w") as out:
+        for w in sorted(words):
+            out.write('"' + w.replace("\\", "\\\\").replace('"', '\\"') + '"\n')
+            out.write('"\\"' + w + '\\""\n')
+    return path
+
+
 def inputs(*dirs):
     files = []
     for d in dirs:
@@ -145,10 +164,11 @@ def main():
             failed += 1
 
         # 2. Fuzz for a bounded time.
+        dictionary = make_dict(name, seeds, os.path.join(build, "fuzz", name + ".dict"))
         t0 = time.monotonic()
         proc = subprocess.run([binary, f"-max_total_time={args.seconds}", "-timeout=10", "-rss_limit_mb=2048",
-                               "-max_len=16384", "-print_final_stats=1", f"-artifact_prefix={artifacts}",
-                               corpus, seeds] + ([regressions] if os.path.isdir(regressions) else []),
+                               "-max_len=16384", "-print_final_stats=1", f"-artifact_prefix={artifacts}"]
+                              + ([f"-dict={dictionary}"] if dictionary else []) + [corpus, seeds] + ([regressions] if os.path.isdir(regressions) else []),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
         runs = [l for l in proc.stdout.splitlines() if l.startswith("stat::number_of_executed_units")]
         runs = runs[-1].split(":")[-1].strip() if runs else "?"
