@@ -400,7 +400,8 @@ static void write_meta(struct bs_dp *dp, struct bs_fe_entry *fe, const struct bs
 	free(fe->members);
 	fe->members = members;
 	fe->n_members = n_members;
-	memcpy(fe->groups, groups, sizeof(fe->groups[0]) * n_groups);
+	if (n_groups) /* a removal passes no groups (NULL): memcpy from NULL is undefined */
+		memcpy(fe->groups, groups, sizeof(fe->groups[0]) * n_groups);
 	fe->n_groups = n_groups;
 }
 
