@@ -126,8 +126,9 @@ bench: deps all bench-build
 	$(Q)bench/run.sh $(BUILD)
 
 include bench/bench.mk
-include tests/fuzz/fuzz.mk
-include tests/check-asan.mk
+# Test-only fragments: optional, the image build copies no tests/.
+-include tests/fuzz/fuzz.mk
+-include tests/check-asan.mk
 
 PREFIX ?= /usr/local
 install: bins
