@@ -68,6 +68,9 @@ struct agent {
 	bool synced, ready, dirty, full, retry_pending;
 	bool ready_published;         /* /readyz: maps match (ready) and every attachment in force */
 	uint64_t batch_start_ns, next_full_ns, retry_at_ns, retry_backoff_ns, next_metrics_ns;
+	uint64_t grace_done_ns;       /* endpoint graces ending up to this time were acted on */
+	bool stale;                   /* no watch current for --not-ready-after: /readyz fails */
+	int64_t stale_ms;
 
 	/* The desired state of the last pass, kept between passes: a pass after watch events
 	 * recomputes only the routes they affect (desired_update). */

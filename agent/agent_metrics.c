@@ -167,6 +167,9 @@ static void publish_metrics_now(struct agent *a, const struct desired *d)
 			"gauge\nbpfsplit_agent_ready %d\n", a->ready_published);
 	attach_render(&a->f.at, &b);
 
+	mbuf_printf(&b, "# HELP bpfsplit_agent_watch_stale_seconds How long the least current watched type has "
+			"gone without a working watch (0: all current).\n# TYPE bpfsplit_agent_watch_stale_seconds gauge\n"
+			"bpfsplit_agent_watch_stale_seconds %.3f\n", (double)a->stale_ms / 1000.0);
 	mbuf_printf(&b, "# HELP bpfsplit_agent_cache_objects Objects cached, by kind.\n"
 			"# TYPE bpfsplit_agent_cache_objects gauge\n");
 	for (int k = 0; k < CACHE_NKINDS; k++)
@@ -310,7 +313,7 @@ void agent_scrape_datapath(void *ctx, struct mbuf *b)
 	struct scrape_ctx s = { b, NULL, 0 };
 	__u64 reasons[BS_R_MAX];
 
-	if (!a->scrape_dp && bs_dp_open_pinned(a->f.pin_root, &a->scrape_dp)) {
+	if (!a->scrape_dp && bs_dp_open_pinned_ro(a->f.pin_root, &a->scrape_dp)) {
 		a->scrape_dp = NULL;
 		return;
 	}

@@ -89,7 +89,7 @@ static void ep_set_free(struct ep_node **set)
 	}
 }
 
-static int ep_set_collect(const struct cache_svc_eps *s, struct ep_node **set)
+static int ep_set_collect_ready(const struct cache_svc_eps *s, struct ep_node **set, bool ready_only)
 {
 	const struct cache_entry *e;
 
@@ -102,6 +102,8 @@ static int ep_set_collect(const struct cache_svc_eps *s, struct ep_node **set)
 		for (size_t i = 0; i < es->n_endpoints; i++) {
 			const struct k8s_endpoint *ep = &es->endpoints[i];
 
+			if (ready_only && !(ep->ready && !ep->terminating))
+				continue;
 			for (size_t a = 0; a < ep->n_addresses; a++) {
 				if (!ep->addresses[a].ip.family)
 					continue;
@@ -133,6 +135,76 @@ static int ep_set_collect(const struct cache_svc_eps *s, struct ep_node **set)
 	return 0;
 }
 
+static int ep_set_collect(const struct cache_svc_eps *s, struct ep_node **set)
+{
+	return ep_set_collect_ready(s, set, false);
+}
+
+static void vanished_free(struct cache_vanished **h)
+{
+	struct cache_vanished *v, *tmp;
+
+	HASH_ITER(hh, *h, v, tmp) {
+		HASH_DEL(*h, v);
+		free(v);
+	}
+}
+
+static bool has_family(struct ep_node *set, uint8_t family)
+{
+	struct ep_node *n;
+
+	for (n = set; n; n = n->hh.next)
+		if (n->id.family == family)
+			return true;
+	return false;
+}
+
+static void last_ready_drop(struct cache_svc_eps *s, uint8_t family)
+{
+	struct cache_vanished *v, *tmp;
+
+	HASH_ITER(hh, s->last_ready, v, tmp) {
+		if (v->id.family != family)
+			continue;
+		HASH_DEL(s->last_ready, v);
+		free(v);
+	}
+	s->no_ready_since_ns[CACHE_FAM_IDX(family)] = 0;
+}
+
+/* The endpoint grace: when a slice change leaves the Service without a ready endpoint of
+ * an address family, remember those of that family ready before (ready_before) and since
+ * when. */
+static void svc_track_ready(struct cache_svc_eps *s, struct ep_node *ready_before, uint64_t now_ns)
+{
+	static const uint8_t families[2] = { 2 /* AF_INET */, 10 /* AF_INET6 */ };
+	struct ep_node *after = NULL, *n, *tmp;
+
+	if (ep_set_collect_ready(s, &after, true))
+		return;
+	for (int f = 0; f < 2; f++) {
+		uint8_t fam = families[f];
+
+		if (has_family(after, fam)) {
+			last_ready_drop(s, fam);
+		} else if (has_family(ready_before, fam)) {
+			last_ready_drop(s, fam);
+			s->no_ready_since_ns[f] = now_ns ? now_ns : 1;
+			HASH_ITER(hh, ready_before, n, tmp) {
+				struct cache_vanished *v;
+
+				if (n->id.family != fam || !(v = calloc(1, sizeof(*v))))
+					continue;
+				v->id = n->id;
+				v->since_ns = now_ns;
+				HASH_ADD(hh, s->last_ready, id, sizeof(v->id), v);
+			}
+		}
+	}
+	ep_set_free(&after);
+}
+
 static struct cache_svc_eps *svc_get(struct cache *c, const char *key, bool create)
 {
 	struct cache_svc_eps *s;
@@ -150,7 +222,7 @@ static struct cache_svc_eps *svc_get(struct cache *c, const char *key, bool crea
 
 static void svc_gc(struct cache *c, struct cache_svc_eps *s)
 {
-	if (s && !s->slices && !s->vanished) {
+	if (s && !s->slices && !s->vanished && !s->last_ready) {
 		HASH_DEL(c->eps, s);
 		free(s);
 	}
@@ -196,7 +268,7 @@ static int slice_replace(struct cache *c, struct cache_entry *e, struct k8s_endp
 	char new_key[CACHE_KEY_MAX] = "";
 	struct cache_svc_eps *olds = NULL, *news = NULL;
 	char *nk = no_str;
-	struct ep_node *before_old = NULL, *before_new = NULL;
+	struct ep_node *before_old = NULL, *before_new = NULL, *ready_old = NULL, *ready_new = NULL;
 
 	if (next && next->service_name[0])
 		key_of(new_key, e->ns, next->service_name);
@@ -211,8 +283,11 @@ static int slice_replace(struct cache *c, struct cache_entry *e, struct k8s_endp
 		}
 	}
 	ep_set_collect(olds, &before_old);
-	if (news && news != olds)
+	ep_set_collect_ready(olds, &ready_old, true);
+	if (news && news != olds) {
 		ep_set_collect(news, &before_new);
+		ep_set_collect_ready(news, &ready_new, true);
+	}
 
 	if (olds)
 		DL_DELETE2(olds->slices, e, svc_prev, svc_next);
@@ -226,12 +301,18 @@ static int slice_replace(struct cache *c, struct cache_entry *e, struct k8s_endp
 		if (news)
 			DL_APPEND2(news->slices, e, svc_prev, svc_next);
 	}
-	if (olds)
+	if (olds) {
 		svc_track(olds, before_old, now_ns);
-	if (news && news != olds)
+		svc_track_ready(olds, ready_old, now_ns);
+	}
+	if (news && news != olds) {
 		svc_track(news, before_new, now_ns);
+		svc_track_ready(news, ready_new, now_ns);
+	}
 	ep_set_free(&before_old);
 	ep_set_free(&before_new);
+	ep_set_free(&ready_old);
+	ep_set_free(&ready_new);
 	if (olds != news)
 		svc_gc(c, olds);
 	svc_gc(c, news);
@@ -252,11 +333,31 @@ int cache_expire(struct cache *c, uint64_t now_ns, uint64_t drain_timeout_ns)
 			free(v);
 			n++;
 		}
+		if (s->no_ready_since_ns[0] && now_ns - s->no_ready_since_ns[0] >= drain_timeout_ns)
+			last_ready_drop(s, 2);
+		if (s->no_ready_since_ns[1] && now_ns - s->no_ready_since_ns[1] >= drain_timeout_ns)
+			last_ready_drop(s, 10);
 		svc_gc(c, s);
 	}
 	if (n)
 		c->version++;
 	return n;
+}
+
+uint64_t cache_next_grace_end(const struct cache *c, uint64_t grace_ns, uint64_t after_ns)
+{
+	const struct cache_svc_eps *s;
+	uint64_t next = 0;
+
+	for (s = c->eps; s; s = s->hh.next) {
+		for (int f = 0; f < 2; f++) {
+			uint64_t end = s->no_ready_since_ns[f] + grace_ns;
+
+			if (s->no_ready_since_ns[f] && end > after_ns && (!next || end < next))
+				next = end;
+		}
+	}
+	return next;
 }
 
 uint64_t cache_next_expiry(const struct cache *c, uint64_t drain_timeout_ns)
@@ -369,16 +470,7 @@ static int parse(enum cache_kind k, const cJSON *obj, void *p, struct k8s_fronte
 	return rc;
 }
 
-/* Large enough for the parsed struct of any kind. */
-union parsed {
-	struct k8s_httproute route;
-	struct k8s_gateway gateway;
-	struct k8s_rollout rollout;
-	struct k8s_service service;
-	struct k8s_endpointslice slice;
-};
-
-static void parsed_free(enum cache_kind k, union parsed *p)
+static void parsed_free(enum cache_kind k, void *p)
 {
 	struct cache_entry tmp = { .kind = k, .has_good = true, .good.any = p };
 
@@ -390,7 +482,7 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 	struct k8s_frontend *fes = NULL;
 	struct cache_entry *e;
 	struct k8s_meta m;
-	union parsed p;
+	void *p = NULL; /* the parsed object, of the kind's size */
 	size_t n_fes = 0;
 	char key[CACHE_KEY_MAX];
 	bool created = false;
@@ -429,9 +521,15 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 		e->kind = k;
 		created = true;
 	}
-	memset(&p, 0, sizeof(p));
-	rc = parse(k, obj, &p, &fes, &n_fes, err, errlen);
+	p = calloc(1, kind_desc(k)->size);
+	if (!p) {
+		if (created)
+			entry_free(e);
+		return -ENOMEM;
+	}
+	rc = parse(k, obj, p, &fes, &n_fes, err, errlen);
 	if (rc == -ENOMEM) {
+		free(p);
 		if (created)
 			entry_free(e);
 		return -ENOMEM;
@@ -446,9 +544,10 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 			e->error = strdup(err);
 		}
 	} else if (k == CACHE_ENDPOINTSLICE) {
-		rc = slice_replace(c, e, &p.slice, now_ns);
+		rc = slice_replace(c, e, p, now_ns);
 		if (rc) {
-			parsed_free(k, &p);
+			parsed_free(k, p);
+			free(p);
 			if (created)
 				entry_free(e);
 			return rc;
@@ -457,7 +556,7 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 		e->error = NULL;
 	} else {
 		good_free(k, e);
-		memcpy(e->good.any, &p, kind_desc(k)->size);
+		memcpy(e->good.any, p, kind_desc(k)->size);
 		e->has_good = true;
 		free(e->error);
 		e->error = NULL;
@@ -467,7 +566,8 @@ int cache_upsert(struct cache *c, enum cache_kind k, const cJSON *obj, uint64_t 
 			e->n_ro_frontends = n_fes;
 		}
 	}
-	if (k == CACHE_HTTPROUTE) {
+	free(p); /* its contents moved into the entry, or it failed and holds nothing */
+	if (kind_desc(k)->is_route) {
 		cJSON_Delete(e->parent_refs);
 		cJSON_Delete(e->status_parents);
 		e->parent_refs = dup_path(obj, "spec", "parentRefs");
@@ -555,6 +655,7 @@ void cache_free(struct cache *c)
 			HASH_DEL(s->vanished, v);
 			free(v);
 		}
+		vanished_free(&s->last_ready);
 		HASH_DEL(c->eps, s);
 		free(s);
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The agent's cache: the last good version of every object that steers a split
- * (HTTPRoute, Gateway, Rollout, Service, EndpointSlice), parsed once, plus the
+ * (routes, Gateways, Rollouts, Services, EndpointSlices, Namespaces, ReferenceGrants:
+ * the kinds of kinds.c), parsed once, plus the
  * endpoints that vanished from their Service's slices and still drain.
  *
  * A version that fails to parse does not replace the last good one: the entry keeps
@@ -25,6 +26,11 @@ enum cache_kind {
 	CACHE_ROLLOUT,
 	CACHE_SERVICE,
 	CACHE_ENDPOINTSLICE,
+	CACHE_GRPCROUTE,
+	CACHE_TCPROUTE,
+	CACHE_TLSROUTE,
+	CACHE_NAMESPACE,
+	CACHE_REFERENCEGRANT,
 	CACHE_NKINDS,
 };
 
@@ -48,9 +54,11 @@ struct cache_entry {
 		struct k8s_rollout *rollout;
 		struct k8s_service *service;
 		struct k8s_endpointslice *slice;
+		struct k8s_namespace *ns;
+		struct k8s_refgrant *grant;
 		void *any;
 	} good;
-	/* HTTPRoute: the latest spec.parentRefs and status.parents verbatim (NULL when
+	/* Routes (every route kind): the latest spec.parentRefs and status.parents verbatim (NULL when
 	 * absent), whether the latest carries the frontends annotation. */
 	cJSON *parent_refs;
 	cJSON *status_parents;
@@ -86,6 +94,11 @@ struct cache_svc_eps {
 	char key[CACHE_KEY_MAX];
 	struct cache_entry *slices; /* utlist DL list through svc_prev/svc_next */
 	struct cache_vanished *vanished;
+	/* Per address family ([0] IPv4, [1] IPv6; a family's slices change one at a time):
+	 * when the Service's last ready endpoint went (0: it has ready ones, or never had),
+	 * and which were ready just before: they bridge the gap for the endpoint grace. */
+	uint64_t no_ready_since_ns[2];
+	struct cache_vanished *last_ready;
 };
 
 struct cache {
@@ -117,6 +130,13 @@ int cache_resync_end(struct cache *c, enum cache_kind k, uint64_t now_ns);
 int cache_expire(struct cache *c, uint64_t now_ns, uint64_t drain_timeout_ns);
 /* When the next vanished endpoint expires (monotonic ns), 0 when none. */
 uint64_t cache_next_expiry(const struct cache *c, uint64_t drain_timeout_ns);
+
+/* Index of no_ready_since_ns for an address family. */
+#define CACHE_FAM_IDX(family) ((family) == 10 /* AF_INET6 */)
+
+/* The earliest end of an endpoint grace (no_ready_since + grace_ns) later than after_ns,
+ * 0 when none. */
+uint64_t cache_next_grace_end(const struct cache *c, uint64_t grace_ns, uint64_t after_ns);
 
 const struct cache_entry *cache_get(const struct cache *c, enum cache_kind k, const char *ns, const char *name);
 const struct cache_svc_eps *cache_svc_eps(const struct cache *c, const char *ns, const char *name);

@@ -12,6 +12,7 @@
 #include <uthash.h>
 #include <utlist.h>
 #include "dp_writer.h"
+#include "kinds.h"
 
 #define GW_GROUP "gateway.networking.k8s.io"
 #define MAX_PARENTS 32 /* Gateway API: at most 32 parentRefs */
@@ -31,11 +32,23 @@ static const char *const reason_names[DR_NREASONS] = {
 	[DR_TOO_MANY_GROUPS] = "TooManyBackendRefs",
 	[DR_CONFLICT] = "FrontendConflict",
 	[DR_WEIGHTS_MISSING] = "WeightsMissing",
+	[DR_NOT_ALLOWED] = "NotAllowedByListeners",
+	[DR_NO_MATCHING_HOSTNAME] = "NoMatchingListenerHostname",
+	[DR_TLS_TERMINATED] = "TLSTerminatedByGateway",
+	[DR_REF_NOT_PERMITTED] = "RefNotPermitted",
+	[DR_L7_NOT_ENFORCED] = "L7NotEnforced",
+	[DR_ENDPOINT_GRACE] = "EndpointGrace",
+	[DR_DATAPATH_LIMIT] = "DataPathLimit",
 };
 
 const char *desired_reason_name(enum desired_reason r)
 {
 	return r < DR_NREASONS ? reason_names[r] : "Unknown";
+}
+
+static const char *kind_desc_type(enum cache_kind k)
+{
+	return kind_desc(k)->type;
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -243,12 +256,29 @@ static void emit(struct builder *b, struct cands *cs, enum cache_kind kind, cons
 	}
 }
 
+/* The library's own check, so that what it would refuse (too many ready backends in a
+ * group...) is a blocking problem of the route, reported in its status, and not a write
+ * retried forever. Returns false (candidate blocked) when the spec cannot be held. */
+static bool holdable(struct builder *b, enum cache_kind kind, const char *owner, int parent, int rule, struct cand *c)
+{
+	char err[256];
+
+	if (!bs_spec_validate(&c->spec, err, sizeof(err)))
+		return true;
+	problem(b, kind, owner, parent, rule, DR_DATAPATH_LIMIT, true, "%s", err);
+	c->blocked = true;
+	bs_frontend_spec_free(&c->spec);
+	memset(&c->spec, 0, sizeof(c->spec));
+	return false;
+}
+
 /* ---- endpoints ---- */
 
 struct be_list {
 	struct bs_backend_spec *v;
 	size_t n, cap;
 	__u32 ready;
+	bool grace;          /* no ready endpoint: the last ready ones bridge the gap */
 };
 
 static void be_add(struct builder *b, struct be_list *l, const uint8_t addr[16], uint8_t family, uint16_t port,
@@ -274,6 +304,7 @@ static void collect_backends(struct builder *b, const char *ns, const char *svc,
 	const struct cache_svc_eps *s = cache_svc_eps(b->c, ns, svc);
 	const struct cache_entry *e;
 	const struct cache_vanished *v;
+	uint64_t since;
 
 	if (!s)
 		return;
@@ -304,6 +335,28 @@ static void collect_backends(struct builder *b, const char *ns, const char *svc,
 			continue;
 		be_add(b, out, v->id.addr, family, v->id.port, BS_BACKEND_DRAINING);
 	}
+	/* Endpoint grace: the Service lost its last ready endpoint moments ago (a selector
+	 * switch empties a slice before it fills it again): those ready just before take new
+	 * connections until the grace ends, instead of a refused share. */
+	since = s->no_ready_since_ns[CACHE_FAM_IDX(family)];
+	if (out->ready || !since || !b->o->endpoint_grace_ns || b->o->now_ns - since >= b->o->endpoint_grace_ns)
+		return;
+	for (v = s->last_ready; v; v = v->hh.next) {
+		size_t i;
+
+		if (v->id.family != family || v->id.proto != sp->proto || strcmp(v->id.port_name, sp->name))
+			continue;
+		for (i = 0; i < out->n; i++)
+			if (!memcmp(out->v[i].addr, v->id.addr, 16) && out->v[i].port == htons(v->id.port))
+				break;
+		if (i < out->n) {
+			out->v[i].state = BS_BACKEND_READY;
+			out->ready++;
+		} else {
+			be_add(b, out, v->id.addr, family, v->id.port, BS_BACKEND_READY);
+		}
+		out->grace = true;
+	}
 }
 
 static const struct k8s_service_port *service_port(const struct k8s_service *s, uint16_t port, uint8_t proto,
@@ -332,6 +385,7 @@ struct group_ref {
 	bool port_fallback;  /* rollout mode: the Service's only port will do */
 	uint32_t weight;
 	const char *where;   /* "rules[0].backendRefs[1]" or "stableService" */
+	bool refused;        /* not permitted: the group keeps its weight, gets no backend */
 };
 
 static bool fill_group(struct builder *b, enum cache_kind kind, const char *owner, int parent, int rule,
@@ -344,6 +398,13 @@ static bool fill_group(struct builder *b, enum cache_kind kind, const char *owne
 	char fe[80], name[CACHE_KEY_MAX];
 
 	dp_key_str(&c->key, fe, sizeof(fe));
+	if (gr->refused) {
+		snprintf(name, sizeof(name), "%s/%s", gr->ns, gr->svc);
+		copy_str(g->name, sizeof(g->name), name);
+		g->weight = gr->weight;
+		c->spec.n_groups++;
+		return true;
+	}
 	if (!se || !se->has_good) {
 		problem(b, kind, owner, parent, rule, DR_BACKEND_NOT_FOUND, true, "%s: service %s/%s not found",
 			gr->where, gr->ns, gr->svc);
@@ -367,6 +428,12 @@ static bool fill_group(struct builder *b, enum cache_kind kind, const char *owne
 		free(bl.v);
 		return false;
 	}
+	if (bl.grace && gr->weight)
+		problem(b, kind, owner, parent, rule, DR_ENDPOINT_GRACE, false,
+			"%s: service %s/%s lost its last ready %s endpoint: the last ready ones get new connections "
+			"for the endpoint grace (%llu ms), then its share is refused",
+			gr->where, gr->ns, gr->svc, family_name(c->key.family),
+			(unsigned long long)(b->o->endpoint_grace_ns / 1000000));
 	if (bl.n && !bl.ready && gr->weight)
 		problem(b, kind, owner, parent, rule, DR_NO_READY_ENDPOINTS, false,
 			"%s: service %s/%s has no ready %s endpoint: new connections to its share are refused",
@@ -389,7 +456,7 @@ static uint8_t affinity_of(const struct builder *b, enum k8s_affinity a)
 	return b->o->default_affinity;
 }
 
-/* ---- HTTPRoutes ---- */
+/* ---- routes (HTTPRoute, GRPCRoute, TCPRoute, TLSRoute) ---- */
 
 static const char *jstr(const cJSON *o, const char *key, const char *dflt)
 {
@@ -413,10 +480,19 @@ static const struct k8s_gateway *served_gateway(const struct builder *b, const c
 	return g && g->has_good && class_served(b, g->good.gateway->class_name) ? g->good.gateway : NULL;
 }
 
-/* Which parentRefs of the latest version are bpfsplit's: read leniently from the raw
- * JSON, so that a route whose latest version was rejected can still be answered. */
+static bool ref_served(const struct builder *b, const char *group, const char *kind, const char *ns, const char *name)
+{
+	if (!strcmp(kind, "Service") && (!group[0] || !strcmp(group, "core")))
+		return true;
+	return !strcmp(kind, "Gateway") && !strcmp(group, GW_GROUP) && served_gateway(b, ns, name);
+}
+
+/* Which parentRefs are bpfsplit's: read leniently from the latest version's raw JSON, so
+ * that a route whose latest version was rejected can still be answered, and from the
+ * good version, whose frontends stay in force while the latest is rejected. */
 static uint32_t served_mask(const struct builder *b, const struct cache_entry *e)
 {
+	const struct k8s_httproute *r = e->good.route;
 	const cJSON *ref;
 	uint32_t mask = 0;
 	int i = 0;
@@ -427,15 +503,160 @@ static uint32_t served_mask(const struct builder *b, const struct cache_entry *e
 
 		if (i >= MAX_PARENTS)
 			break;
-		if (e->has_frontends_ann)
-			mask |= 1u << i;
-		else if (!strcmp(kind, "Service") && (!group[0] || !strcmp(group, "core")))
-			mask |= 1u << i;
-		else if (!strcmp(kind, "Gateway") && !strcmp(group, GW_GROUP) && served_gateway(b, ns, name))
+		if (e->has_frontends_ann || ref_served(b, group, kind, ns, name))
 			mask |= 1u << i;
 		i++;
 	}
+	if (e->error && e->has_good)
+		for (size_t j = 0; j < r->n_parents && j < MAX_PARENTS; j++)
+			if (ref_served(b, r->parents[j].group, r->parents[j].kind, r->parents[j].ns, r->parents[j].name))
+				mask |= 1u << j;
 	return mask;
+}
+
+/* The route kinds a listener carries by default, by protocol. */
+static bool protocol_carries(const char *protocol, enum cache_kind kind)
+{
+	if (!strcmp(protocol, "HTTP") || !strcmp(protocol, "HTTPS"))
+		return kind == CACHE_HTTPROUTE || kind == CACHE_GRPCROUTE;
+	if (!strcmp(protocol, "TLS"))
+		return kind == CACHE_TLSROUTE;
+	if (!strcmp(protocol, "TCP"))
+		return kind == CACHE_TCPROUTE;
+	return false;
+}
+
+static bool kind_allowed(const struct k8s_listener *li, enum cache_kind kind)
+{
+	const char *type = k8s_route_kind_type(kind == CACHE_GRPCROUTE  ? K8S_ROUTE_GRPC
+					       : kind == CACHE_TCPROUTE ? K8S_ROUTE_TCP
+					       : kind == CACHE_TLSROUTE ? K8S_ROUTE_TLS
+									: K8S_ROUTE_HTTP);
+
+	if (!li->n_kinds)
+		return protocol_carries(li->protocol, kind);
+	for (size_t i = 0; i < li->n_kinds; i++)
+		if (!strcmp(li->kinds[i].group, GW_GROUP) && !strcmp(li->kinds[i].kind, type))
+			return true;
+	return false;
+}
+
+static bool namespace_allowed(const struct builder *b, const struct k8s_listener *li, const char *gw_ns,
+			      const char *route_ns)
+{
+	const struct cache_entry *ns;
+
+	if (li->from == K8S_FROM_ALL)
+		return true;
+	if (li->from == K8S_FROM_SAME)
+		return !strcmp(gw_ns, route_ns);
+	ns = cache_get(b->c, CACHE_NAMESPACE, "", route_ns);
+	return ns && ns->has_good && k8s_selector_matches(&li->selector, ns->good.ns->labels, ns->good.ns->n_labels);
+}
+
+/* A hostname (possibly "*.example.com") matches another: equal, or one's wildcard covers
+ * the other's labels (at least one). */
+static bool host_covers(const char *wild, const char *h)
+{
+	size_t lw, lh;
+
+	if (!strcmp(wild, h))
+		return true;
+	if (strncmp(wild, "*.", 2))
+		return false;
+	lw = strlen(wild + 1);
+	lh = strlen(h);
+	return lh > lw && !strcmp(h + lh - lw, wild + 1);
+}
+
+static bool hostnames_intersect(const struct k8s_listener *li, const struct k8s_httproute *r)
+{
+	if (!li->hostname[0] || !r->n_hostnames)
+		return true;
+	for (size_t i = 0; i < r->n_hostnames; i++)
+		if (host_covers(li->hostname, r->hostnames[i]) || host_covers(r->hostnames[i], li->hostname))
+			return true;
+	return false;
+}
+
+static const char *from_name(enum k8s_from f)
+{
+	return f == K8S_FROM_SAME  ? "its own namespace only (from: Same)"
+	       : f == K8S_FROM_ALL ? "all namespaces"
+				   : "the namespaces its selector matches only (from: Selector)";
+}
+
+/* parentRefs[i], a Gateway of a served class: the listeners it selects that take the
+ * route give their addresses x port. When none does, the most specific reason is told. */
+static void gateway_parent(struct builder *b, const struct cache_entry *e, size_t i, const struct k8s_parent_ref *p,
+			   const struct k8s_gateway *g, struct cands *cs)
+{
+	const struct k8s_httproute *r = e->good.route;
+	size_t n_ips = 0, n_named = 0, n_ok = 0;
+	enum desired_reason why = DR_NREASONS;
+	char whymsg[1200] = "";
+	struct bs_frontend_key key;
+
+	for (size_t a = 0; a < g->n_addresses; a++)
+		n_ips += g->addresses[a].ip.family != 0;
+	for (size_t l = 0; l < g->n_listeners; l++) {
+		const struct k8s_listener *li = &g->listeners[l];
+		uint8_t proto = !strcmp(li->protocol, "UDP") ? IPPROTO_UDP : IPPROTO_TCP;
+
+		if (p->section_name[0] && strcmp(p->section_name, li->name))
+			continue;
+		if (p->port && p->port != li->port)
+			continue;
+		n_named++;
+		if (!kind_allowed(li, e->kind)) {
+			if (why == DR_NREASONS)
+				snprintf(whymsg, sizeof(whymsg), "listener %s (%s, port %u) does not allow %s routes", li->name,
+					 li->protocol, li->port, kind_desc_type(e->kind));
+			if (why == DR_NREASONS)
+				why = DR_NOT_ALLOWED;
+			continue;
+		}
+		if (!namespace_allowed(b, li, g->meta.ns, e->ns)) {
+			if (why == DR_NREASONS || (why == DR_NOT_ALLOWED && !strstr(whymsg, "namespace")))
+				snprintf(whymsg, sizeof(whymsg),
+					 "listener %s allows routes from %s; namespace %s is not allowed", li->name,
+					 from_name(li->from), e->ns);
+			why = DR_NOT_ALLOWED;
+			continue;
+		}
+		if (!hostnames_intersect(li, r)) {
+			snprintf(whymsg, sizeof(whymsg), "listener %s hostname %s matches none of the route's hostnames",
+				 li->name, li->hostname);
+			why = DR_NO_MATCHING_HOSTNAME;
+			continue;
+		}
+		if (li->tls_mode == K8S_TLS_TERMINATE) {
+			problem(b, e->kind, e->key, (int)i, -1, DR_TLS_TERMINATED, false,
+				"parentRefs[%zu]: listener %s (%s, port %u) terminates TLS at the gateway; an L4 split "
+				"cannot serve it: not programmed",
+				i, li->name, li->protocol, li->port);
+			if (why == DR_NREASONS)
+				why = DR_TLS_TERMINATED;
+			continue;
+		}
+		n_ok++;
+		for (size_t a = 0; a < g->n_addresses; a++) {
+			if (!g->addresses[a].ip.family)
+				continue;
+			key_from(&key, &g->addresses[a].ip, li->port, proto);
+			cand_add(b, cs, &key, (int)i);
+		}
+	}
+	if (!n_named)
+		problem(b, e->kind, e->key, (int)i, -1, DR_NO_FRONTENDS, false,
+			"parentRefs[%zu]: gateway %s/%s has no listener%s%s%s%.0u", i, p->ns, p->name,
+			p->section_name[0] ? " named " : "", p->section_name, p->port ? " on port " : "", p->port);
+	else if (!n_ok && why != DR_TLS_TERMINATED && why != DR_NREASONS)
+		problem(b, e->kind, e->key, (int)i, -1, why, false, "parentRefs[%zu]: gateway %s/%s: %s", i, p->ns,
+			p->name, whymsg);
+	else if (n_ok && !n_ips)
+		problem(b, e->kind, e->key, (int)i, -1, DR_NO_FRONTENDS, false,
+			"parentRefs[%zu]: gateway %s/%s has no IP address in status.addresses yet", i, p->ns, p->name);
 }
 
 static void route_frontends(struct builder *b, const struct cache_entry *e, struct desired_route *dr,
@@ -461,13 +682,13 @@ static void route_frontends(struct builder *b, const struct cache_entry *e, stru
 			const struct k8s_service *s;
 
 			if (!se || !se->has_good) {
-				problem(b, CACHE_HTTPROUTE, e->key, (int)i, -1, DR_PARENT_NOT_FOUND, false,
+				problem(b, e->kind, e->key, (int)i, -1, DR_PARENT_NOT_FOUND, false,
 					"parentRefs[%zu]: service %s/%s not found", i, p->ns, p->name);
 				continue;
 			}
 			s = se->good.service;
 			if (!s->n_cluster_ips) {
-				problem(b, CACHE_HTTPROUTE, e->key, (int)i, -1, DR_PARENT_NOT_FOUND, false,
+				problem(b, e->kind, e->key, (int)i, -1, DR_PARENT_NOT_FOUND, false,
 					"parentRefs[%zu]: service %s/%s has no cluster IP%s", i, p->ns, p->name,
 					s->headless ? " (headless)" : "");
 				continue;
@@ -485,42 +706,15 @@ static void route_frontends(struct builder *b, const struct cache_entry *e, stru
 				}
 			}
 			if (cs->n == before)
-				problem(b, CACHE_HTTPROUTE, e->key, (int)i, -1, DR_NO_FRONTENDS, false,
+				problem(b, e->kind, e->key, (int)i, -1, DR_NO_FRONTENDS, false,
 					"parentRefs[%zu]: service %s/%s has no TCP or UDP port%s%.0u", i, p->ns, p->name,
 					p->port ? " " : "", p->port);
 		} else if (!strcmp(p->kind, "Gateway") && !strcmp(p->group, GW_GROUP)) {
 			const struct k8s_gateway *g = served_gateway(b, p->ns, p->name);
-			size_t n_ips = 0, n_listeners = 0;
 
 			if (!g)
 				continue; /* not ours (or unknown): another controller answers for it */
-			for (size_t a = 0; a < g->n_addresses; a++)
-				n_ips += g->addresses[a].ip.family != 0;
-			for (size_t l = 0; l < g->n_listeners; l++) {
-				const struct k8s_listener *li = &g->listeners[l];
-				uint8_t proto = !strcmp(li->protocol, "UDP") ? IPPROTO_UDP : IPPROTO_TCP;
-
-				if (p->section_name[0] && strcmp(p->section_name, li->name))
-					continue;
-				if (p->port && p->port != li->port)
-					continue;
-				n_listeners++;
-				for (size_t a = 0; a < g->n_addresses; a++) {
-					if (!g->addresses[a].ip.family)
-						continue;
-					key_from(&key, &g->addresses[a].ip, li->port, proto);
-					cand_add(b, cs, &key, (int)i);
-				}
-			}
-			if (!n_ips)
-				problem(b, CACHE_HTTPROUTE, e->key, (int)i, -1, DR_NO_FRONTENDS, false,
-					"parentRefs[%zu]: gateway %s/%s has no IP address in status.addresses yet", i,
-					p->ns, p->name);
-			else if (!n_listeners)
-				problem(b, CACHE_HTTPROUTE, e->key, (int)i, -1, DR_NO_FRONTENDS, false,
-					"parentRefs[%zu]: gateway %s/%s has no listener%s%s%s%.0u", i, p->ns, p->name,
-					p->section_name[0] ? " named " : "", p->section_name, p->port ? " on port " : "",
-					p->port);
+			gateway_parent(b, e, i, p, g, cs);
 		}
 		if (cs->n > before)
 			dr->parents_ok |= 1u << i;
@@ -532,7 +726,29 @@ static const char *l7_what(unsigned int f, char *buf, size_t len)
 	static const struct { unsigned int bit; const char *what; } names[] = {
 		{ K8S_RULE_L7_PATH, "path matches" },   { K8S_RULE_L7_HEADERS, "header matches" },
 		{ K8S_RULE_L7_QUERY, "query matches" }, { K8S_RULE_L7_METHOD, "method matches" },
-		{ K8S_RULE_L7_FILTERS, "filters" },     { K8S_RULE_L7_OTHER, "timeouts/retries/session persistence" },
+	};
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(f & names[i].bit) || off >= len)
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", names[i].what);
+	}
+	return buf;
+}
+
+static const char *details_what(unsigned int f, char *buf, size_t len)
+{
+	static const struct { unsigned int bit; const char *what; } names[] = {
+		{ K8S_RULE_D_TIMEOUTS, "timeouts" },
+		{ K8S_RULE_D_RETRY, "retry" },
+		{ K8S_RULE_D_SESSION, "sessionPersistence" },
+		{ K8S_RULE_D_HEADER_MOD, "header modifier filters" },
+		{ K8S_RULE_D_MIRROR, "RequestMirror filters" },
+		{ K8S_RULE_D_REWRITE, "URLRewrite filters" },
+		{ K8S_RULE_D_REDIRECT, "RequestRedirect filters" },
+		{ K8S_RULE_D_FILTER_OTHER, "other filters" },
 	};
 	size_t off = 0;
 
@@ -557,6 +773,31 @@ static const char *cause_of(const struct cache_entry *e)
 	return e->error;
 }
 
+/* A ReferenceGrant in the backend's namespace lets routes of this kind from the route's
+ * namespace refer to Service name. */
+static bool ref_granted(const struct builder *b, const struct cache_entry *e, const char *to_ns, const char *svc)
+{
+	const struct cache_entry *g;
+	const char *type = kind_desc_type(e->kind);
+
+	cache_for_each(b->c, CACHE_REFERENCEGRANT, g) {
+		const struct k8s_refgrant *rg = g->good.grant;
+		bool from = false, to = false;
+
+		if (!g->has_good || strcmp(g->ns, to_ns))
+			continue;
+		for (size_t i = 0; i < rg->n_from && !from; i++)
+			from = !strcmp(rg->from[i].group, GW_GROUP) && !strcmp(rg->from[i].kind, type) &&
+			       !strcmp(rg->from[i].ns, e->ns);
+		for (size_t i = 0; i < rg->n_to && !to; i++)
+			to = !rg->to[i].group[0] && !strcmp(rg->to[i].kind, "Service") &&
+			     (!rg->to[i].name[0] || !strcmp(rg->to[i].name, svc));
+		if (from && to)
+			return true;
+	}
+	return false;
+}
+
 static void route_compute(struct builder *b, const struct cache_entry *e, const struct cache_entry *rollout)
 {
 	struct bs_frontend_info info;
@@ -564,8 +805,8 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 	struct cands cs = { 0 };
 	const struct k8s_httproute *r = e->good.route;
 	uint32_t mask = served_mask(b, e);
-	bool route_blocked = false;
-	char what[160], rname[K8S_SECTION_MAX + 8];
+	bool route_blocked = false, refused[BS_MAX_GROUPS] = { false };
+	char what[200], rname[K8S_SECTION_MAX + 8];
 	size_t pr_before;
 	int rule = -1;
 
@@ -576,6 +817,7 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 		return;
 	b->d->n_routes++;
 	memset(dr, 0, sizeof(*dr));
+	dr->kind = e->kind;
 	copy_str(dr->key, sizeof(dr->key), e->key);
 	copy_str(dr->rollout, sizeof(dr->rollout), rollout ? rollout->key : "");
 	dr->generation = e->generation;
@@ -592,7 +834,7 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 				 (long long)r->meta.generation);
 		else
 			snprintf(msg, sizeof(msg), "%s", cause);
-		problem(b, CACHE_HTTPROUTE, e->key, -1, -1, DR_INVALID, !e->has_good, "%s", msg);
+		problem(b, e->kind, e->key, -1, -1, DR_INVALID, !e->has_good, "%s", msg);
 	}
 	if (!e->has_good)
 		return;
@@ -601,7 +843,7 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 	route_frontends(b, e, dr, &cs);
 	if (!cs.n) {
 		if (b->d->n_pr == pr_before) /* no parent said why */
-			problem(b, CACHE_HTTPROUTE, e->key, -1, -1, DR_NO_FRONTENDS, false,
+			problem(b, e->kind, e->key, -1, -1, DR_NO_FRONTENDS, false,
 				"no frontend: no served parent gives an address (serve its GatewayClass with "
 				"--gateway-class, or name frontends with the %s annotation)",
 				K8S_ANN_FRONTENDS);
@@ -616,26 +858,37 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 		else
 			rname[0] = '\0';
 		if (ru->l7_flags) {
-			problem(b, CACHE_HTTPROUTE, e->key, -1, (int)i, DR_RULE_SKIPPED, false,
+			problem(b, e->kind, e->key, -1, (int)i, DR_RULE_SKIPPED, false,
 				"rules[%zu]%s: %s cannot be honoured at L4; rule skipped", i, rname,
 				l7_what(ru->l7_flags, what, sizeof(what)));
 			continue;
 		}
+		if (ru->l7_details && b->o->l7_details_refuse) {
+			problem(b, e->kind, e->key, -1, (int)i, DR_RULE_SKIPPED, false,
+				"rules[%zu]%s: %s cannot be enforced at L4 and the agent refuses L7 details "
+				"(--l7-details=refuse); rule skipped",
+				i, rname, details_what(ru->l7_details, what, sizeof(what)));
+			continue;
+		}
 		if (rule >= 0) {
-			problem(b, CACHE_HTTPROUTE, e->key, -1, (int)i, DR_RULE_SHADOWED, false,
+			problem(b, e->kind, e->key, -1, (int)i, DR_RULE_SHADOWED, false,
 				"rules[%zu]%s: also matches all traffic; rules[%d] is the one programmed", i, rname, rule);
 			continue;
 		}
 		rule = (int)i;
+		if (ru->l7_details)
+			problem(b, e->kind, e->key, -1, (int)i, DR_L7_NOT_ENFORCED, false,
+				"rules[%zu]%s: %s not enforced at L4 (the weights are)", i, rname,
+				details_what(ru->l7_details, what, sizeof(what)));
 	}
 	dr->rule = rule;
 	if (rule < 0) {
-		problem(b, CACHE_HTTPROUTE, e->key, -1, -1, DR_NO_L4_RULE, true,
+		problem(b, e->kind, e->key, -1, -1, DR_NO_L4_RULE, true,
 			"no rule matches all traffic (every rule needs L7 matching)");
 		route_blocked = true;
 	} else if (r->rules[rule].n_backends > BS_MAX_GROUPS) {
-		problem(b, CACHE_HTTPROUTE, e->key, -1, rule, DR_TOO_MANY_GROUPS, true,
-			"rules[%d]: %zu backendRefs, at most %d", rule, r->rules[rule].n_backends, BS_MAX_GROUPS);
+		problem(b, e->kind, e->key, -1, rule, DR_TOO_MANY_GROUPS, true, "rules[%d]: %zu backendRefs, at most %d",
+			rule, r->rules[rule].n_backends, BS_MAX_GROUPS);
 		route_blocked = true;
 	} else {
 		const struct k8s_rule *ru = &r->rules[rule];
@@ -644,14 +897,20 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 			const struct k8s_backend_ref *br = &ru->backends[k];
 
 			if (strcmp(br->kind, "Service") || br->group[0]) {
-				problem(b, CACHE_HTTPROUTE, e->key, -1, rule, DR_INVALID_KIND, true,
+				problem(b, e->kind, e->key, -1, rule, DR_INVALID_KIND, true,
 					"rules[%d].backendRefs[%zu]: kind %s%s%s is not supported (only Service)", rule,
 					k, br->group, br->group[0] ? "/" : "", br->kind);
 				route_blocked = true;
 			} else if (!br->port) {
-				problem(b, CACHE_HTTPROUTE, e->key, -1, rule, DR_PORT_NOT_FOUND, true,
+				problem(b, e->kind, e->key, -1, rule, DR_PORT_NOT_FOUND, true,
 					"rules[%d].backendRefs[%zu]: port missing (required for a Service)", rule, k);
 				route_blocked = true;
+			} else if (strcmp(br->ns, e->ns) && !ref_granted(b, e, br->ns, br->name)) {
+				problem(b, e->kind, e->key, -1, rule, DR_REF_NOT_PERMITTED, false,
+					"rules[%d].backendRefs[%zu]: service %s/%s is in another namespace and no "
+					"ReferenceGrant there allows it: its share (weight %u) is refused",
+					rule, k, br->ns, br->name, br->weight);
+				refused[k] = true;
 			}
 		}
 	}
@@ -675,21 +934,22 @@ static void route_compute(struct builder *b, const struct cache_entry *e, const 
 				.port = ru->backends[k].port,
 				.weight = ru->backends[k].weight,
 				.where = where,
+				.refused = refused[k],
 			};
 
 			snprintf(where, sizeof(where), "rules[%d].backendRefs[%zu]", rule, k);
-			if (!fill_group(b, CACHE_HTTPROUTE, e->key, c->parent, rule, c, &gr)) {
+			if (!fill_group(b, e->kind, e->key, c->parent, rule, c, &gr)) {
 				c->blocked = true;
 				bs_frontend_spec_free(&c->spec);
 				memset(&c->spec, 0, sizeof(c->spec));
 				break;
 			}
 		}
-		if (!c->blocked)
+		if (!c->blocked && holdable(b, CACHE_HTTPROUTE, e->key, c->parent, rule, c))
 			dp_spec_normalize(&c->spec);
 	}
 	info_fill(&info, e->key, rollout);
-	emit(b, &cs, CACHE_HTTPROUTE, e->key, &info, &dr->n_frontends);
+	emit(b, &cs, e->kind, e->key, &info, &dr->n_frontends);
 out:
 	cands_free(&cs);
 }
@@ -748,7 +1008,7 @@ static void rollout_compute(struct builder *b, const struct cache_entry *e)
 				break;
 			}
 		}
-		if (!c->blocked)
+		if (!c->blocked && holdable(b, CACHE_ROLLOUT, e->key, -1, -1, c))
 			dp_spec_normalize(&c->spec);
 	}
 	info_fill(&info, NULL, e);
@@ -758,8 +1018,9 @@ static void rollout_compute(struct builder *b, const struct cache_entry *e)
 
 /* ---- entry points ---- */
 
-/* The Rollout that names route key (plugin httpRoute/httpRoutes), NULL when none. */
-static const struct cache_entry *rollout_of(const struct cache_entry **ros, size_t n, const char *key)
+/* The Rollout whose Gateway API plugin names route kind/key, NULL when none. */
+static const struct cache_entry *rollout_of(const struct cache_entry **ros, size_t n, enum cache_kind kind,
+					    const char *key)
 {
 	char rk[CACHE_KEY_MAX];
 
@@ -770,11 +1031,46 @@ static const struct cache_entry *rollout_of(const struct cache_entry **ros, size
 			continue;
 		for (size_t j = 0; j < ro->n_routes; j++) {
 			snprintf(rk, sizeof(rk), "%s/%s", ro->route_ns, ro->routes[j]);
-			if (!strcmp(rk, key))
+			if (kind_of_route(ro->route_kinds[j]) == kind && !strcmp(rk, key))
 				return ros[i];
 		}
 	}
 	return NULL;
+}
+
+/* Route precedence: the oldest (creationTimestamp) first, then by namespace/name, then
+ * by kind. */
+static int route_order(const void *a, const void *b)
+{
+	const struct cache_entry *x = *(const struct cache_entry *const *)a, *y = *(const struct cache_entry *const *)b;
+	int64_t cx = x->has_good ? x->good.route->meta.created : 0, cy = y->has_good ? y->good.route->meta.created : 0;
+	int rc;
+
+	if (cx != cy)
+		return cx < cy ? -1 : 1;
+	rc = strcmp(x->key, y->key);
+	return rc ? rc : (int)x->kind - (int)y->kind;
+}
+
+/* Every route of every route kind, in precedence order (heap array, free()). */
+static int routes_sorted(const struct cache *c, const struct cache_entry ***out, size_t *n)
+{
+	const struct cache_entry *e, **arr;
+	size_t count = 0, i = 0;
+	enum cache_kind k;
+
+	for_each_route_kind(k)
+		count += cache_count(c, k);
+	arr = calloc(count ? count : 1, sizeof(*arr));
+	if (!arr)
+		return -ENOMEM;
+	for_each_route_kind(k)
+		cache_for_each(c, k, e)
+			arr[i++] = e;
+	qsort(arr, count, sizeof(*arr), route_order);
+	*out = arr;
+	*n = count;
+	return 0;
 }
 
 int desired_compute(const struct cache *c, const struct desired_opts *o, struct desired *out)
@@ -785,7 +1081,7 @@ int desired_compute(const struct cache *c, const struct desired_opts *o, struct 
 	struct claim *cl, *tmp;
 
 	memset(out, 0, sizeof(*out));
-	if (cache_sorted(c, CACHE_ROLLOUT, &ros, &n_ros) || cache_sorted(c, CACHE_HTTPROUTE, &routes, &n_routes)) {
+	if (cache_sorted(c, CACHE_ROLLOUT, &ros, &n_ros) || routes_sorted(c, &routes, &n_routes)) {
 		b.err = -ENOMEM;
 		goto out;
 	}
@@ -794,7 +1090,7 @@ int desired_compute(const struct cache *c, const struct desired_opts *o, struct 
 			rollout_compute(&b, ros[i]);
 	} else {
 		for (size_t i = 0; i < n_routes && !b.err; i++)
-			route_compute(&b, routes[i], rollout_of(ros, n_ros, routes[i]->key));
+			route_compute(&b, routes[i], rollout_of(ros, n_ros, routes[i]->kind, routes[i]->key));
 	}
 out:
 	free(routes);
@@ -820,10 +1116,10 @@ void desired_free(struct desired *d)
 	memset(d, 0, sizeof(*d));
 }
 
-const struct desired_route *desired_find_route(const struct desired *d, const char *key)
+const struct desired_route *desired_find_route(const struct desired *d, enum cache_kind kind, const char *key)
 {
 	for (size_t i = 0; i < d->n_routes; i++)
-		if (!strcmp(d->routes[i].key, key))
+		if (d->routes[i].kind == kind && !strcmp(d->routes[i].key, key))
 			return &d->routes[i];
 	return NULL;
 }
@@ -859,13 +1155,6 @@ static bool kset_has(struct kset *s, const char *k)
 
 	HASH_FIND_STR(s, k, e);
 	return e != NULL;
-}
-
-static int entry_key_cmp(const void *a, const void *b)
-{
-	const struct cache_entry *const *x = a, *const *y = b;
-
-	return strcmp((*x)->key, (*y)->key);
 }
 
 /* Append n elements of size from src to *arr (n_arr of them). */
@@ -927,13 +1216,13 @@ int desired_update(const struct cache *c, const struct desired_opts *o, struct d
 		if (e)
 			sel[n_sel++] = e;
 	}
-	qsort(sel, n_sel, sizeof(*sel), entry_key_cmp);
+	qsort(sel, n_sel, sizeof(*sel), route_order);
 	if (cache_sorted(c, CACHE_ROLLOUT, &ros, &n_ros)) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < n_sel && !b.err; i++)
-		route_compute(&b, sel[i], rollout_of(ros, n_ros, sel[i]->key));
+		route_compute(&b, sel[i], rollout_of(ros, n_ros, sel[i]->kind, sel[i]->key));
 	if (b.err) {
 		rc = b.err;
 		goto out;
@@ -978,7 +1267,7 @@ int desired_update(const struct cache *c, const struct desired_opts *o, struct d
 	}
 	d->n_pr = j;
 	for (size_t i = 0; i < d->n_routes;) {
-		if (kset_has(set, d->routes[i].key)) {
+		if (d->routes[i].kind == CACHE_HTTPROUTE && kset_has(set, d->routes[i].key)) {
 			if (i != --d->n_routes)
 				d->routes[i] = d->routes[d->n_routes];
 			continue;

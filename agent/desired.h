@@ -11,9 +11,18 @@
  *     x its ports (only parentRef.port when set); a Gateway whose GatewayClass is served
  *     (--gateway-class) gives its status.addresses x the port of each listener the
  *     parentRef selects (sectionName, port, or all of them).
- * Groups: the route's first rule that L4 can honour (matches all traffic, no filters),
- * one group per backendRef, in order, named "namespace/service". Rules with header,
- * query, method or path matches, filters, timeouts or retries are skipped and reported.
+ * A Gateway parent attaches to the listeners its sectionName/port select that allow the
+ * route: the listener's allowedRoutes kinds (by default those its protocol carries:
+ * HTTP/HTTPS -> HTTPRoute, GRPCRoute; TLS -> TLSRoute; TCP -> TCPRoute) and namespaces
+ * (Same, All, Selector over the Namespace's labels), and a hostname intersecting the
+ * route's. A listener that terminates TLS (HTTPS, TLS mode Terminate) is never
+ * programmed (reported); TLS Passthrough listeners are L4 and served.
+ * Groups: the route's first rule that L4 can honour (matches all traffic), one group per
+ * backendRef, in order, named "namespace/service". Rules with header, query, method or
+ * path matches are skipped and reported. Timeouts, retries and filters on that rule are
+ * not enforced and reported (the weights are programmed), unless l7_details_refuse
+ * makes them skip the rule too. A backendRef to another namespace needs a ReferenceGrant
+ * there; without one its group gets its weight and no backend (its share is refused).
  * Backends: the endpoints of the group's Service from every EndpointSlice labelled with
  * it, of the frontend's address family, on the slice port named like the Service port
  * whose number is the backendRef's port: ready (conditions.ready) or draining (not
@@ -24,8 +33,8 @@
  * frontends, and its status.canary.weights split them between its stableService and
  * canaryService (port: the Service port numbered like the frontend, else its only port).
  *
- * Two routes naming the same frontend: the first by namespace/name keeps it; the other
- * gets a problem. A problem is "blocking" when it stops a frontend from being computed
+ * Two routes naming the same frontend: the oldest (creationTimestamp), then the first by
+ * namespace/name, keeps it; the other gets a problem. A problem is "blocking" when it stops a frontend from being computed
  * correctly (missing Service, unknown backend kind, no endpoints at all, ...): such a
  * frontend is emitted with blocked set and no spec, and the reconciler keeps its last
  * good spec. A route whose latest version was rejected is computed from its last good
@@ -53,6 +62,8 @@ struct desired_opts {
 	uint8_t default_affinity;   /* BS_AFFINITY_*, when a route has no bpfsplit.io/affinity */
 	uint64_t now_ns;            /* monotonic, the clock of the cache's vanished endpoints */
 	uint64_t drain_timeout_ns;  /* how long a vanished endpoint stays draining */
+	bool l7_details_refuse;     /* a rule with L7 details (timeouts, filters) is skipped, not programmed */
+	uint64_t endpoint_grace_ns; /* a group that lost every ready endpoint keeps them this long */
 };
 
 /* Why; each maps to a condition of the route's status (see route_status.c). */
@@ -71,6 +82,13 @@ enum desired_reason {
 	DR_TOO_MANY_GROUPS,    /* more backendRefs than BS_MAX_GROUPS */
 	DR_CONFLICT,           /* another route already programs this frontend */
 	DR_WEIGHTS_MISSING,    /* rollout mode: status.canary.weights not written yet */
+	DR_NOT_ALLOWED,        /* no listener of the parent allows this route (kind, namespace) */
+	DR_NO_MATCHING_HOSTNAME, /* the route's hostnames match no listener's */
+	DR_TLS_TERMINATED,     /* a listener terminates TLS: L4 cannot serve it (warning) */
+	DR_REF_NOT_PERMITTED,  /* a cross-namespace backendRef without a ReferenceGrant: share refused */
+	DR_L7_NOT_ENFORCED,    /* the programmed rule's timeouts/filters are not enforced (warning) */
+	DR_ENDPOINT_GRACE,     /* a group lost every ready endpoint: the last ones bridge the gap (warning) */
+	DR_DATAPATH_LIMIT,     /* the spec is more than the data path holds (bs_spec_validate) */
 	DR_NREASONS,
 };
 
@@ -90,6 +108,7 @@ struct desired_frontend {
 	enum cache_kind owner_kind;
 	char owner[CACHE_KEY_MAX];
 	int parent;                 /* parentRefs index it comes from, -1: annotation */
+	bool in_maps;               /* set after a pass: the maps serve it (desired or last good spec) */
 	/* Where it comes from, stored beside the maps for `bpfsplit status`: the route
 	 * ("" in --weights-from=rollout), the Rollout linked to it ("" when none) and that
 	 * Rollout's step, phase, pause, abort and canary weight. Zero-filled beyond the
@@ -99,6 +118,7 @@ struct desired_frontend {
 
 /* One HTTPRoute bpfsplit answers for (its status is ours to write). */
 struct desired_route {
+	enum cache_kind kind;       /* CACHE_HTTPROUTE, CACHE_GRPCROUTE, ... */
 	char key[CACHE_KEY_MAX];
 	int64_t generation;         /* latest seen */
 	uint32_t served_parents;    /* bit i: parentRefs[i] is a parent bpfsplit serves */
@@ -142,7 +162,7 @@ bool desired_route_depends(const struct cache_entry *route, enum cache_kind kind
 
 const char *desired_reason_name(enum desired_reason r); /* "BackendNotFound", ... */
 /* Lookups by key, NULL when absent. */
-const struct desired_route *desired_find_route(const struct desired *d, const char *key);
+const struct desired_route *desired_find_route(const struct desired *d, enum cache_kind kind, const char *key);
 const struct desired_frontend *desired_find_frontend(const struct desired *d, const struct bs_frontend_key *key);
 
 #endif

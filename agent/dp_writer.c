@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <uthash.h>
+#include "log.h"
 
 /* ---- spec helpers ---- */
 
@@ -222,6 +223,33 @@ static int bpf_info(struct dp_writer *w, const struct bs_frontend_key *key, cons
 	return bs_dp_set_info(((struct bpf_writer *)w)->dp, key, &stamped);
 }
 
+struct verify_log {
+	size_t found, repaired;
+};
+
+static void log_diff(const struct bs_verify_diff *d, void *arg)
+{
+	struct verify_log *l = arg;
+	char fe[80] = "-";
+
+	if (d->key.family)
+		dp_key_str(&d->key, fe, sizeof(fe));
+	l->found++;
+	l->repaired += d->repaired;
+	bs_warn("msg=\"the maps differed from what was written%s\" frontend=%s frontend_id=%u what=%s detail=\"%s\"",
+		d->repaired ? "; repaired" : "", fe, d->frontend_id, d->what, d->detail);
+}
+
+static int bpf_verify(struct dp_writer *w, bool repair, size_t *found, size_t *repaired)
+{
+	struct verify_log l = { 0, 0 };
+	int rc = bs_dp_verify(((struct bpf_writer *)w)->dp, repair, log_diff, &l);
+
+	*found = l.found;
+	*repaired = l.repaired;
+	return rc < 0 ? rc : 0;
+}
+
 static void bpf_destroy(struct dp_writer *w)
 {
 	free(w);
@@ -238,6 +266,7 @@ int dp_writer_bpf_new(struct bs_dp *dp, struct dp_writer **out)
 	b->w.read = bpf_read;
 	b->w.list = bpf_list;
 	b->w.info = bpf_info;
+	b->w.verify = bpf_verify;
 	b->w.destroy = bpf_destroy;
 	b->dp = dp;
 	*out = &b->w;
@@ -290,24 +319,10 @@ static int mem_apply(struct dp_writer *w, const struct bs_frontend_spec *spec, c
 		snprintf(err, errlen, "frontend %s: %s (injected)", fe, strerror(-m->fail_err));
 		return m->fail_err;
 	}
-	if (spec->n_groups > BS_MAX_GROUPS) {
-		snprintf(err, errlen, "frontend %s: %u groups, at most %d allowed", fe, spec->n_groups, BS_MAX_GROUPS);
-		return -EINVAL;
-	}
-	for (__u32 g = 0; g < spec->n_groups; g++) {
-		if (spec->groups[g].weight > BS_MAX_WEIGHT) {
-			snprintf(err, errlen, "frontend %s: group %u (%s): weight %u out of range 0..%d", fe, g,
-				 spec->groups[g].name, spec->groups[g].weight, BS_MAX_WEIGHT);
-			return -EINVAL;
-		}
-		for (__u32 i = 0; i < spec->groups[g].n_backends; i++) {
-			if (spec->groups[g].backends[i].family != spec->key.family) {
-				snprintf(err, errlen, "frontend %s: group %u (%s): backend address family differs", fe,
-					 g, spec->groups[g].name);
-				return -EINVAL;
-			}
-		}
-	}
+	/* The library's one validation: what the real writer refuses, this refuses too. */
+	rc = bs_spec_validate(spec, err, errlen);
+	if (rc)
+		return rc;
 	f = mem_find(m, &spec->key);
 	if (f && f->present && dp_spec_equal(&f->spec, spec))
 		return 0;

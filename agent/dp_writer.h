@@ -27,6 +27,11 @@ struct dp_writer {
 	 * stamped with the time of the write; a no-op when the same is stored (the stamp
 	 * aside). -ENOENT if the frontend is unknown. Removing a frontend removes its info. */
 	int (*info)(struct dp_writer *w, const struct bs_frontend_key *key, const struct bs_frontend_info *info);
+	/* Read the maps back and compare them with what was written (frontend, split,
+	 * thresholds, tables, backend slots, metadata); log each difference and, with repair,
+	 * write the frontends concerned again. *found and *repaired count differences. NULL
+	 * for writers without maps (in memory). */
+	int (*verify)(struct dp_writer *w, bool repair, size_t *found, size_t *repaired);
 	void (*destroy)(struct dp_writer *w);
 };
 

@@ -23,6 +23,11 @@ static void affect_route(void *ctx, enum cache_kind route_kind, const char *key)
 {
 	struct agent *a = ctx;
 
+	/* Passes recompute HTTPRoutes incrementally; the other route kinds, fewer, whole. */
+	if (route_kind != CACHE_HTTPROUTE) {
+		a->desired_full = true;
+		return;
+	}
 	if (str_get(a->affected, key))
 		return;
 	str_set(&a->affected, key, NULL);
@@ -81,7 +86,7 @@ void agent_on_event(void *ctx, int idx, enum kube_event_kind kind, const cJSON *
 		if (err[0]) {
 			a->rejected[k]++;
 			/* Routes and Rollouts: the pass reports it (once, with its effect) if ours. */
-			bs_log(k == CACHE_HTTPROUTE || k == CACHE_ROLLOUT ? BS_LOG_DEBUG : BS_LOG_WARN,
+			bs_log(kind_desc(k)->is_route || k == CACHE_ROLLOUT ? BS_LOG_DEBUG : BS_LOG_WARN,
 			       "msg=\"object rejected; its last good version stays in force\" kind=%s err=\"%s\"",
 			       cache_kind_name(k), qv(q, sizeof(q), err));
 		}

@@ -30,6 +30,9 @@ static void usage(FILE *f)
 		"  --server URL            API server URL, e.g. https://10.96.0.1:443 (skips kubeconfig)\n"
 		"  --token-file FILE       bearer token file, re-read when it changes (rotation)\n"
 		"  --ca-file FILE          CA bundle to verify the API server (TLS is always verified)\n"
+		"  --api-backoff-max DUR   longest wait between retries of a failed list or watch (default\n"
+		"                          %dms, jittered; the first answer after an outage makes every\n"
+		"                          type retry at once). Raise it on very large clusters\n"
 		"\n"
 		"What to serve:\n"
 		"  --gateway-class NAME    serve Gateways of this GatewayClass: their status.addresses x\n"
@@ -46,9 +49,18 @@ static void usage(FILE *f)
 		"                          stays a draining backend before it is forgotten (default %ds;\n"
 		"                          e.g. 300, 90s, 5m). Terminating endpoints drain as long as\n"
 		"                          their slices list them\n"
-		"  --resync DUR            compare every desired frontend with the writer's view of the\n"
-		"                          maps this often and rewrite what differs (default %ds)\n"
-		"  --no-status             do not write HTTPRoute status (problems are still logged)\n"
+		"  --resync DUR            this often, read the maps back (split, thresholds, tables,\n"
+		"                          backend slots), repair what differs from what was written,\n"
+		"                          and rewrite every frontend that differs from the cluster\n"
+		"                          (default %ds)\n"
+		"  --endpoint-grace DUR    a weighted group that loses every ready endpoint keeps its last\n"
+		"                          ready ones for new connections this long, to bridge a selector\n"
+		"                          switch (default %dms; 0 disables); then its share is refused\n"
+		"  --l7-details MODE       report (default): timeouts, retries and filters on the weighted\n"
+		"                          rule are not enforced at L4, listed in the route status\n"
+		"                          (bpfsplit.io/L7NotEnforced) and /metrics, and the weights are\n"
+		"                          programmed; refuse: such a rule is skipped like an L7 match\n"
+		"  --no-status             do not write route status (problems are still logged)\n"
 		"\n"
 		"Data path:\n"
 		"  --pin-root DIR          bpffs folder of the pinned maps (default %s).\n"
@@ -61,7 +73,8 @@ static void usage(FILE *f)
 		"                          \"auto\": the uplink, the interface of the default route.\n"
 		"                          Attachments are checked every second: a lost one is attached\n"
 		"                          again; /readyz waits until all are in force\n"
-		"  --max-conns N, --max-frontends N, --max-backends N, --max-tables N, --max-splits N\n"
+		"  --max-conns N, --max-frontends N, --max-backends N, --max-tables N, --max-splits N,\n"
+		"  --max-members N, --max-large-tables N\n"
 		"                          map sizes when the maps are created (as bpfsplit dataplane\n"
 		"                          load; pinned maps keep theirs). Their kernel memory is charged\n"
 		"                          to this process's memory cgroup: see docs/deploy.md\n"
@@ -72,6 +85,8 @@ static void usage(FILE *f)
 		"Operation:\n"
 		"  --metrics-addr ADDR     listen address for /metrics, /healthz, /readyz (default :9090;\n"
 		"                          HOST:PORT, [V6]:PORT, port 0 picks one; \"off\" disables)\n"
+		"  --not-ready-after DUR   /readyz fails when no watch has been current for this long\n"
+		"                          (default %ds; the data path keeps forwarding meanwhile)\n"
 		"  --metrics-per-backend   also record (in the programs this agent loads) and export\n"
 		"                          connection health per backend (bpfsplit_backend_*; one series\n"
 		"                          set and one per-CPU map entry per backend: mind the cost)\n"
@@ -96,7 +111,9 @@ static void usage(FILE *f)
 		"  bpfsplit-agent --kubeconfig ~/.kube/config --gateway-class agentgateway \\\n"
 		"      --attach xdp:eth0 --attach tc-egress:eth0 --metrics-addr 127.0.0.1:9090 -v\n"
 		"  bpfsplit-agent --weights-from rollout --dry-run --metrics-addr off\n",
-		DEFAULT_DRAIN_TIMEOUT_S, DEFAULT_RESYNC_S, BS_DEFAULT_PIN_ROOT);
+		DEFAULT_API_BACKOFF_MAX_MS, DEFAULT_DRAIN_TIMEOUT_S, DEFAULT_RESYNC_S, DEFAULT_ENDPOINT_GRACE_MS,
+		BS_DEFAULT_PIN_ROOT,
+		DEFAULT_STALE_AFTER_S);
 }
 
 int parse_duration_ns(const char *s, uint64_t *out)
@@ -133,7 +150,7 @@ enum {
 	OPT_KUBECONFIG = 256, OPT_SERVER, OPT_TOKEN_FILE, OPT_CA_FILE, OPT_CONTEXT, OPT_PIN_ROOT, OPT_GATEWAY_CLASS,
 	OPT_WEIGHTS_FROM, OPT_INTERFACES, OPT_ATTACH, OPT_METRICS_ADDR, OPT_DRAIN_TIMEOUT, OPT_NODE_NAME,
 	OPT_RESYNC, OPT_NO_STATUS, OPT_DRY_RUN, OPT_XDP_MODE, OPT_AFFINITY, OPT_VERSION, OPT_SIZE, OPT_PER_BACKEND,
-	OPT_UI,
+	OPT_UI, OPT_ENDPOINT_GRACE, OPT_L7_DETAILS, OPT_NOT_READY_AFTER, OPT_API_BACKOFF_MAX,
 };
 
 int parse_flags(int argc, char **argv, struct flags *f)
@@ -159,6 +176,10 @@ int parse_flags(int argc, char **argv, struct flags *f)
 		{ "ui", no_argument, NULL, OPT_UI },
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
 		{ "affinity", required_argument, NULL, OPT_AFFINITY },
+		{ "endpoint-grace", required_argument, NULL, OPT_ENDPOINT_GRACE },
+		{ "l7-details", required_argument, NULL, OPT_L7_DETAILS },
+		{ "not-ready-after", required_argument, NULL, OPT_NOT_READY_AFTER },
+		{ "api-backoff-max", required_argument, NULL, OPT_API_BACKOFF_MAX },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -167,6 +188,8 @@ int parse_flags(int argc, char **argv, struct flags *f)
 		{ "max-backends", required_argument, NULL, OPT_SIZE },
 		{ "max-tables", required_argument, NULL, OPT_SIZE },
 		{ "max-splits", required_argument, NULL, OPT_SIZE },
+		{ "max-members", required_argument, NULL, OPT_SIZE },
+		{ "max-large-tables", required_argument, NULL, OPT_SIZE },
 		{ 0 },
 	};
 	const char *want;
@@ -179,6 +202,9 @@ int parse_flags(int argc, char **argv, struct flags *f)
 	f->metrics_addr = ":9090";
 	f->drain_timeout_ns = DEFAULT_DRAIN_TIMEOUT_S * SEC_NS;
 	f->resync_ns = DEFAULT_RESYNC_S * SEC_NS;
+	f->endpoint_grace_ns = DEFAULT_ENDPOINT_GRACE_MS * 1000000ull;
+	f->stale_after_ns = DEFAULT_STALE_AFTER_S * SEC_NS;
+	f->api_backoff_max_ns = DEFAULT_API_BACKOFF_MAX_MS * 1000000ull;
 	f->write_status = true;
 	f->default_affinity = BS_AFFINITY_CONNECTION;
 	opterr = 0;
@@ -246,6 +272,27 @@ int parse_flags(int argc, char **argv, struct flags *f)
 		case OPT_RESYNC:
 			if (parse_duration_ns(optarg, &f->resync_ns) || f->resync_ns < SEC_NS)
 				return bad_flag("--resync", optarg, "expected a duration of at least 1s");
+			break;
+		case OPT_ENDPOINT_GRACE:
+			if (parse_duration_ns(optarg, &f->endpoint_grace_ns) || f->endpoint_grace_ns > 600 * SEC_NS)
+				return bad_flag("--endpoint-grace", optarg, "expected a duration of at most 10m: 5s, 1500ms, 0");
+			break;
+		case OPT_L7_DETAILS:
+			if (!strcmp(optarg, "report"))
+				f->l7_details_refuse = false;
+			else if (!strcmp(optarg, "refuse"))
+				f->l7_details_refuse = true;
+			else
+				return bad_flag("--l7-details", optarg, "expected report or refuse");
+			break;
+		case OPT_NOT_READY_AFTER:
+			if (parse_duration_ns(optarg, &f->stale_after_ns) || f->stale_after_ns < SEC_NS)
+				return bad_flag("--not-ready-after", optarg, "expected a duration of at least 1s");
+			break;
+		case OPT_API_BACKOFF_MAX:
+			if (parse_duration_ns(optarg, &f->api_backoff_max_ns) || f->api_backoff_max_ns < 200 * 1000000ull ||
+			    f->api_backoff_max_ns > 600 * SEC_NS)
+				return bad_flag("--api-backoff-max", optarg, "expected a duration from 200ms to 10m");
 			break;
 		case OPT_NODE_NAME:
 			f->node_name = optarg;

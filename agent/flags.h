@@ -13,12 +13,20 @@
 /* Defaults of the flags (seconds). */
 #define DEFAULT_DRAIN_TIMEOUT_S 300
 #define DEFAULT_RESYNC_S 60
+#define DEFAULT_ENDPOINT_GRACE_MS 5000
+#define DEFAULT_STALE_AFTER_S 60
+#define DEFAULT_API_BACKOFF_MAX_MS 2000
+
 struct flags {
 	const char *kubeconfig, *server, *token_file, *ca_file, *context, *pin_root, *metrics_addr, *node_name;
 	const char *classes[DESIRED_MAX_CLASSES];
 	size_t n_classes;
 	enum weights_from weights_from;
 	uint64_t drain_timeout_ns, resync_ns;
+	uint64_t endpoint_grace_ns;  /* --endpoint-grace */
+	uint64_t stale_after_ns;     /* --not-ready-after: /readyz fails when no watch is current */
+	bool l7_details_refuse;      /* --l7-details=refuse */
+	uint64_t api_backoff_max_ns; /* --api-backoff-max */
 	uint8_t default_affinity;
 	struct attachments at;     /* --attach, --interfaces (attach.c) */
 	struct bs_dp_opts sizes;   /* --max-* (sizes.c) */

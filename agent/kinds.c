@@ -21,6 +21,25 @@ KIND_OPS(gateway)
 KIND_OPS(rollout)
 KIND_OPS(service)
 KIND_OPS(endpointslice)
+KIND_OPS(namespace)
+KIND_OPS(refgrant)
+
+#define ROUTE_OPS(kind, K)                                                                                            \
+	static int parse_##kind(const cJSON *obj, void *out, char *err, size_t errlen)                               \
+	{                                                                                                            \
+		return k8s_route_parse(obj, K, out, err, errlen);                                                    \
+	}
+ROUTE_OPS(grpcroute, K8S_ROUTE_GRPC)
+ROUTE_OPS(tcproute, K8S_ROUTE_TCP)
+ROUTE_OPS(tlsroute, K8S_ROUTE_TLS)
+
+/* Anything may change: namespace labels (listener selectors), grants (cross-namespace
+ * backendRefs). Both change rarely. */
+static void affects_all(const struct kind_affect *ax, enum cache_kind k, const struct cache_entry *e, const char *ns,
+			const char *name)
+{
+	ax->all(ax->ctx);
+}
 
 /* A route: itself. */
 static void affects_route(const struct kind_affect *ax, enum cache_kind k, const struct cache_entry *e,
@@ -76,9 +95,12 @@ static void affects_rollout(const struct kind_affect *ax, enum cache_kind k, con
 		return;
 	for (size_t j = 0; j < e->good.rollout->n_routes; j++) {
 		snprintf(key, sizeof(key), "%s/%s", e->good.rollout->route_ns, e->good.rollout->routes[j]);
-		ax->route(ax->ctx, CACHE_HTTPROUTE, key);
+		ax->route(ax->ctx, kind_of_route(e->good.rollout->route_kinds[j]), key);
 	}
 }
+
+/* TLSRoute graduated to v1; clusters with older CRDs serve v1alpha3 or v1alpha2. */
+static const char *const tls_versions[] = { "v1alpha3", "v1alpha2", NULL };
 
 static const struct kind_desc table[CACHE_NKINDS] = {
 	[CACHE_HTTPROUTE] = { "httproute", "HTTPRoute", { "gateway.networking.k8s.io", "v1", "httproutes" },
@@ -97,7 +119,32 @@ static const struct kind_desc table[CACHE_NKINDS] = {
 				  sizeof(struct k8s_endpointslice),
 				  parse_endpointslice,
 				  free_endpointslice, false, affects_slice },
+	[CACHE_GRPCROUTE] = { "grpcroute", "GRPCRoute", { "gateway.networking.k8s.io", "v1", "grpcroutes" },
+			      sizeof(struct k8s_httproute), parse_grpcroute, free_httproute, true, affects_route },
+	[CACHE_TCPROUTE] = { "tcproute", "TCPRoute", { "gateway.networking.k8s.io", "v1alpha2", "tcproutes" },
+			     sizeof(struct k8s_httproute), parse_tcproute, free_httproute, true, affects_route },
+	[CACHE_TLSROUTE] = { "tlsroute", "TLSRoute", { "gateway.networking.k8s.io", "v1", "tlsroutes", tls_versions },
+			     sizeof(struct k8s_httproute), parse_tlsroute, free_httproute, true, affects_route },
+	[CACHE_NAMESPACE] = { "namespace", "Namespace", { "", "v1", "namespaces" }, sizeof(struct k8s_namespace),
+			      parse_namespace, free_namespace, false, affects_all },
+	[CACHE_REFERENCEGRANT] = { "referencegrant", "ReferenceGrant",
+				   { "gateway.networking.k8s.io", "v1beta1", "referencegrants" },
+				   sizeof(struct k8s_refgrant), parse_refgrant, free_refgrant, false, affects_all },
 };
+
+enum cache_kind kind_of_route(enum k8s_route_kind rk)
+{
+	switch (rk) {
+	case K8S_ROUTE_GRPC:
+		return CACHE_GRPCROUTE;
+	case K8S_ROUTE_TCP:
+		return CACHE_TCPROUTE;
+	case K8S_ROUTE_TLS:
+		return CACHE_TLSROUTE;
+	default:
+		return CACHE_HTTPROUTE;
+	}
+}
 
 const struct kind_desc *kind_desc(enum cache_kind k)
 {

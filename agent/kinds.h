@@ -36,6 +36,8 @@ struct kind_desc {
 };
 
 const struct kind_desc *kind_desc(enum cache_kind k);
+/* The cache kind of a route kind (K8S_ROUTE_TCP -> CACHE_TCPROUTE). */
+enum cache_kind kind_of_route(enum k8s_route_kind rk);
 
 #define for_each_route_kind(k)                                                                                        \
 	for ((k) = 0; (k) < CACHE_NKINDS; (k)++)                                                                      \

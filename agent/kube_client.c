@@ -46,7 +46,11 @@
 #define KUBE_DEF_UNAVAILABLE_RETRY_MS 60000
 #define KUBE_TOKEN_REREAD_MS 60000        /* token file re-read at least this often (client-go: 1 min) */
 #define KUBE_LIST_MAX_BYTES (512u << 20)  /* one list page (bytes, decoded) */
-#define KUBE_ERROR_BODY_MAX (64u << 10)   /* error bodies and write responses kept (bytes) */
+#define KUBE_ERROR_BODY_MAX (64u << 10)   /* error bodies of lists and watches kept (bytes) */
+/* Write responses carry the whole object (a status write GETs it first): the API server
+ * stores objects up to 1.5 MiB (etcd) and accepts request bodies up to 3 MiB; this cap
+ * is above both and only guards against a runaway response. */
+#define KUBE_OBJECT_MAX (16u << 20)
 #define KUBE_RETRY_AFTER_MAX_S 600        /* a longer Retry-After is capped (seconds) */
 #define KUBE_WATCH_HEALTHY_MS 500         /* a watch that lasted this long ended normally (ms) */
 #define KUBE_WRITE_MAX_ATTEMPTS 3         /* per write, counting 401 and 429 retries */
@@ -141,6 +145,14 @@ struct kube_type {
 	bool auth_retried;            /* a 401 was retried with a re-read token */
 	unsigned failures;            /* consecutive failed requests, for the backoff */
 	unsigned bad_data;            /* consecutive relists for bad events, for their backoff */
+	bool watching;                /* a watch is open and answering (200) */
+	char *group, *plural;         /* the resource, for status writes and other versions */
+	const char *const *more_versions; /* the resource's other versions (NULL-terminated) */
+	const char *version;          /* the version followed now */
+	const char *first_version;
+	size_t ver_idx;               /* 0: the first version, i: more_versions[i - 1] */
+	bool throttled;               /* the last answer was a 429: its Retry-After stands */
+	int64_t ok_ms;                /* last time the server answered this type successfully */
 	struct k8s_watch_stream ws;
 };
 
@@ -315,7 +327,7 @@ static int req_new(struct kube_client *kc, enum req_kind kind, char *url, const 
 	q->kc = kc;
 	q->kind = kind;
 	q->url = url;
-	q->max = kind == REQ_LIST ? KUBE_LIST_MAX_BYTES : KUBE_ERROR_BODY_MAX;
+	q->max = kind == REQ_LIST ? KUBE_LIST_MAX_BYTES : kind == REQ_WRITE ? KUBE_OBJECT_MAX : KUBE_ERROR_BODY_MAX;
 	q->started_ms = q->last_byte_ms = now_ms();
 	q->easy = e = curl_easy_init();
 	if (!e)
@@ -435,6 +447,25 @@ static long http_status(struct kube_req *q)
 	return code;
 }
 
+/* The server answers one type again after failures: the others waiting out a backoff
+ * (not a 429's Retry-After, not an unavailable type's slow retry) try again now, so that
+ * the agent is whole again moments after the API server's return, not a backoff later. */
+static void server_answered(struct kube_type *t)
+{
+	struct kube_client *kc = t->kc;
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < kc->n_types; i++) {
+		struct kube_type *o = kc->types[i];
+
+		if (o == t || o->req || !o->failures || o->unavailable || o->throttled)
+			continue;
+		o->failures = 0;
+		if (o->due_ms > now)
+			o->due_ms = now;
+	}
+}
+
 /* libcurl's write callback: watch bodies go through the line splitter (and from there
  * to the caller), anything else is collected. Returning 0 stops the transfer. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
@@ -445,8 +476,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	q->last_byte_ms = now_ms();
 	if (q->abort)
 		return 0;
-	if (q->kind == REQ_WATCH && http_status(q) == 200)
+	if (q->kind == REQ_WATCH && http_status(q) == 200) {
+		/* The server answers: the backoff starts over, the type is current. */
+		if (q->t->failures)
+			server_answered(q->t);
+		q->t->failures = 0;
+		q->t->throttled = false;
+		q->t->watching = true;
+		q->t->ok_ms = q->last_byte_ms;
 		return k8s_watch_stream_feed(&q->t->ws, data, n) ? 0 : n;
+	}
 	return append_body(q, data, n) ? 0 : n;
 }
 
@@ -631,6 +670,7 @@ static void type_unavailable(struct kube_type *t, long code, const struct k8s_st
 		t->unavailable = true;
 		t->synced = true;
 		emit(t, KUBE_EV_UNAVAILABLE, NULL);
+		t->ok_ms = now_ms(); /* answered: nothing to follow */
 	} else {
 		bs_debug("msg=\"resource type still unavailable\" resource=%s http_status=%ld", t->name, code);
 	}
@@ -679,7 +719,11 @@ static void list_page(struct kube_type *t, struct kube_req *q)
 		t->unavailable = false;
 		t->synced = true;
 		t->relist = false;
+		if (t->failures)
+			server_answered(t);
 		t->failures = 0;
+		t->throttled = false;
+		t->ok_ms = now_ms();
 		kc->st.lists++;
 		bs_debug("msg=\"listed\" resource=%s resource_version=%s", t->name, t->rv);
 		schedule(t, 0);
@@ -709,12 +753,50 @@ static bool common_status(struct kube_type *t, struct kube_req *q, long code)
 	}
 	t->auth_retried = false;
 	if (code == 429) {
+		t->throttled = true;
 		kc->st.throttled_429++;
 		ra = retry_after_ms(q);
 		b = backoff_ms(kc, &t->failures);
 		bs_info("msg=\"throttled by the API server\" resource=%s retry_after_ms=%lld", t->name,
 			(long long)(ra > b ? ra : b));
 		schedule(t, ra > b ? ra : b);
+		return true;
+	}
+	return false;
+}
+
+static char *type_path(const struct kube_type *t)
+{
+	if (!t->group[0])
+		return xasprintf("/api/%s/%s", t->version, t->plural);
+	return xasprintf("/apis/%s/%s/%s", t->group, t->version, t->plural);
+}
+
+/* A 404 for the version followed: move to the resource's next version (true), or back
+ * to its first one and report the type unavailable (false). */
+static bool next_version(struct kube_type *t)
+{
+	const char *next = t->more_versions ? t->more_versions[t->ver_idx] : NULL;
+	const char *was = t->version;
+	char *path;
+
+	if (!t->more_versions)
+		return false;
+	if (!next) {
+		t->ver_idx = 0;
+		next = t->first_version;
+	} else {
+		t->ver_idx++;
+	}
+	path = type_path(&(struct kube_type){ .group = t->group, .plural = t->plural, .version = next });
+	if (!path)
+		return false;
+	free(t->path);
+	t->path = path;
+	t->version = next;
+	if (t->ver_idx) {
+		bs_info("msg=\"resource version not served, trying the next one\" resource=%s version=%s next=%s",
+			t->name, was, next);
 		return true;
 	}
 	return false;
@@ -751,6 +833,10 @@ static void list_done(struct kube_type *t, struct kube_req *q, CURLcode res)
 	if (common_status(t, q, code))
 		return;
 	body_status(q, &st);
+	if (code == 404 && next_version(t)) {
+		schedule_relist(t, 0);
+		return;
+	}
 	if (code == 404 || code == 403) {
 		type_unavailable(t, code, &st);
 		return;
@@ -775,6 +861,10 @@ static void watch_done(struct kube_type *t, struct kube_req *q, CURLcode res)
 	struct k8s_status st;
 	char ebuf[600];
 
+	/* A watch that was answering was current until now, however it ended. */
+	t->watching = false;
+	if (code == 200)
+		t->ok_ms = now_ms();
 	/* The server ended the watch (timeoutSeconds): a last line may be pending. */
 	if (!q->abort && res == CURLE_OK && code == 200 && k8s_watch_stream_finish(&t->ws) && !q->abort)
 		q->abort = ABORT_REWATCH;
@@ -1032,8 +1122,14 @@ int kube_client_update_status(struct kube_client *kc, const struct kube_resource
 	char *esc_ns = NULL, *esc_name = NULL, *rname = NULL;
 	int rc = -ENOMEM;
 
+	const char *version = res ? res->version : NULL;
+
 	if (!kc || !res || !res->version || !res->plural || !ns || !ns[0] || !name || !name[0] || !patch_json)
 		return -EINVAL;
+	/* The version the type is followed at (it may have moved to another one). */
+	for (size_t i = 0; i < kc->n_types; i++)
+		if (!strcmp(kc->types[i]->plural, res->plural) && !strcmp(kc->types[i]->group, res->group ? res->group : ""))
+			version = kc->types[i]->version;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -1043,11 +1139,11 @@ int kube_client_update_status(struct kube_client *kc, const struct kube_resource
 	if (!esc_ns || !esc_name || !rname)
 		goto out;
 	if (!res->group || !res->group[0])
-		w->url = xasprintf("%s/api/%s/namespaces/%s/%s/%s/status", kc->base_url, res->version, esc_ns,
+		w->url = xasprintf("%s/api/%s/namespaces/%s/%s/%s/status", kc->base_url, version, esc_ns,
 				   res->plural, esc_name);
 	else
 		w->url = xasprintf("%s/apis/%s/%s/namespaces/%s/%s/%s/status", kc->base_url, res->group,
-				   res->version, esc_ns, res->plural, esc_name);
+				   version, esc_ns, res->plural, esc_name);
 	w->patch = strdup(patch_json);
 	w->what = xasprintf("%s %s/%s status", rname, ns, name);
 	if (!w->url || !w->patch || !w->what)
@@ -1218,6 +1314,8 @@ void kube_client_free(struct kube_client *kc)
 		free(t->cont);
 		free(t->name);
 		free(t->path);
+		free(t->group);
+		free(t->plural);
 		free(t);
 	}
 	free(kc->types);
@@ -1254,9 +1352,16 @@ int kube_client_watch(struct kube_client *kc, const struct kube_resource *res, k
 	t->ctx = ctx;
 	t->relist = true;
 	t->due_ms = 0;
+	t->ok_ms = now_ms();
 	t->name = resource_name(res);
 	t->path = resource_path(res);
-	if (!t->name || !t->path) {
+	t->group = strdup(res->group ? res->group : "");
+	t->plural = strdup(res->plural);
+	t->version = t->first_version = res->version;
+	t->more_versions = res->more_versions;
+	if (!t->name || !t->path || !t->group || !t->plural) {
+		free(t->group);
+		free(t->plural);
 		free(t->name);
 		free(t->path);
 		free(t);
@@ -1277,6 +1382,27 @@ bool kube_client_synced(const struct kube_client *kc)
 		if (!kc->types[i]->synced)
 			return false;
 	return true;
+}
+
+int64_t kube_client_stale_ms(const struct kube_client *kc)
+{
+	int64_t now = now_ms(), worst = 0;
+
+	for (size_t i = 0; kc && i < kc->n_types; i++) {
+		const struct kube_type *t = kc->types[i];
+		/* A watch whose 200 arrived is current even before its first event or
+		 * bookmark (a quiet cluster may send neither for a minute). */
+		bool open = t->watching || (t->req && t->req->kind == REQ_WATCH && http_status(t->req) == 200);
+
+		/* A type the server says it cannot list (CRD not installed, forbidden) is
+		 * current while its retries get that answer. */
+		if (t->unavailable && !t->failures)
+			continue;
+
+		if (!open && now - t->ok_ms > worst)
+			worst = now - t->ok_ms;
+	}
+	return worst;
 }
 
 void kube_client_get_stats(const struct kube_client *kc, struct kube_client_stats *out)

@@ -19,6 +19,9 @@ struct kube_resource {
 	const char *group;
 	const char *version;
 	const char *plural;
+	/* Other versions to try, in order, when the server does not serve this one (404):
+	 * NULL-terminated, or NULL. Status writes use the version being watched. */
+	const char *const *more_versions;
 };
 
 enum kube_event_kind {
@@ -63,6 +66,10 @@ bool kube_client_synced(const struct kube_client *kc);
 typedef void (*kube_write_done_fn)(void *ctx, int http_status, const char *err);
 int kube_client_update_status(struct kube_client *kc, const struct kube_resource *res, const char *ns,
 			     const char *name, const char *patch_json, kube_write_done_fn done, void *ctx);
+
+/* How long the least current type has gone without a working watch or a successful
+ * answer (ms); 0 when every type is being watched. */
+int64_t kube_client_stale_ms(const struct kube_client *kc);
 
 /* Counters for /metrics. */
 struct kube_client_stats {

@@ -16,11 +16,13 @@
 /* ---- one pass ---- */
 
 
-/* /readyz: the maps match the cluster and every configured attachment is in force. */
+/* /readyz: the maps match the cluster, every configured attachment is in force, and
+ * the watches are current (cut off from the API server for longer than
+ * --not-ready-after, the agent says so; the maps keep forwarding). */
 static void update_readiness(struct agent *a)
 {
 	static char last_why[512];
-	bool now = a->ready && attach_complete(&a->f.at);
+	bool now = a->ready && attach_complete(&a->f.at) && !a->stale;
 	char why[512];
 
 	if (now) {
@@ -32,7 +34,10 @@ static void update_readiness(struct agent *a)
 		bs_info("msg=\"ready: the maps match the cluster and every attachment is in force\" attachments=%zu",
 			a->f.at.n);
 	} else {
-		if (a->ready)
+		if (a->ready && a->stale)
+			snprintf(why, sizeof(why), "no watch current for %llds (--not-ready-after): cut off from the API "
+				 "server; the data path keeps forwarding", (long long)(a->stale_ms / 1000));
+		else if (a->ready)
 			attach_missing(&a->f.at, why, sizeof(why));
 		else
 			snprintf(why, sizeof(why), "waiting for the first full sync");
@@ -95,6 +100,13 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 	ro.owners = keys;
 	ro.n_owners = n_keys;
 	rc = reconcile_run(a->rec, d, &ro, &a->last);
+	/* What the maps serve now: the status claims only these. A frontend the maps
+	 * served stays served while it is desired (entries a pass recomputed start false),
+	 * so a partial pass looks up only those not known to be there. */
+	for (size_t i = 0; i < d->n_fe; i++)
+		if (!d->fe[i].in_maps)
+			d->fe[i].in_maps = reconciler_owns(a->rec, &d->fe[i].spec.key) ||
+					   (d->fe[i].blocked && reconciler_last_good(a->rec, &d->fe[i].spec.key));
 	report_problems(a, d);
 	report_rollouts(a);
 	a->passes++;
@@ -145,6 +157,21 @@ static void reconcile_pass(struct agent *a, uint64_t now)
 		malloc_trim(0);
 }
 
+/* Readiness follows the watches (see update_readiness). */
+static void check_stale(struct agent *a)
+{
+	int64_t stale_ms = kube_client_stale_ms(a->kc);
+	bool stale = (uint64_t)stale_ms * MS_NS > a->f.stale_after_ns;
+
+	a->stale_ms = stale_ms;
+	if (!a->ready || stale == a->stale)
+		return;
+	a->stale = stale;
+	if (!stale)
+		bs_info("msg=\"every watch is current again\"");
+	update_readiness(a);
+}
+
 void agent_loop(struct agent *a, volatile sig_atomic_t *stop)
 {
 	int rc;
@@ -164,6 +191,7 @@ void agent_loop(struct agent *a, volatile sig_atomic_t *stop)
 			update_readiness(a);
 			a->next_metrics_ns = 0;
 		}
+		check_stale(a);
 		if (!a->synced && kube_client_synced(a->kc)) {
 			a->synced = true;
 			a->full = true;
@@ -185,6 +213,13 @@ void agent_loop(struct agent *a, volatile sig_atomic_t *stop)
 		}
 		exp = cache_next_expiry(a->cache, a->f.drain_timeout_ns);
 		if (exp && now >= exp && cache_expire(a->cache, now, a->f.drain_timeout_ns) > 0) {
+			a->desired_full = true;
+			agent_mark_dirty(a, now, false);
+		}
+		/* An endpoint grace ends: its group's share is refused from now on. */
+		exp = cache_next_grace_end(a->cache, a->f.endpoint_grace_ns, a->grace_done_ns);
+		if (a->f.endpoint_grace_ns && exp && now >= exp) {
+			a->grace_done_ns = exp;
 			a->desired_full = true;
 			agent_mark_dirty(a, now, false);
 		}

@@ -73,6 +73,8 @@ int main(int argc, char **argv)
 	a->dopts.weights_from = a->f.weights_from;
 	a->dopts.default_affinity = a->f.default_affinity;
 	a->dopts.drain_timeout_ns = a->f.drain_timeout_ns;
+	a->dopts.endpoint_grace_ns = a->f.endpoint_grace_ns;
+	a->dopts.l7_details_refuse = a->f.l7_details_refuse;
 
 	bs_info("msg=\"starting\" version=%s node=%s weights_from=%s gateway_classes=%zu pin_root=%s drain_timeout_s=%llu "
 		"dry_run=%d",
@@ -104,6 +106,7 @@ int main(int argc, char **argv)
 	if (reconciler_new(a->w, &a->rec))
 		goto out;
 	ko.config = &a->cfg;
+	ko.backoff_max_ms = (int)(a->f.api_backoff_max_ns / 1000000);
 	rc = kube_client_new(&ko, &a->kc);
 	if (rc) {
 		bs_err("msg=\"cannot set up the Kubernetes client\" server=%s err=%s", a->cfg.server ? a->cfg.server : "",

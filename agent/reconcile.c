@@ -317,6 +317,8 @@ int reconcile_run(struct reconciler *r, const struct desired *d, const struct re
 	int failed_rc = 0;
 
 	memset(st, 0, sizeof(*st));
+	if (o->full && r->w->verify && r->w->verify(r->w, true, &st->drift_found, &st->drift_repaired))
+		bs_warn("msg=\"cannot read the maps back to verify them\"");
 	if (partial && owner_set_init(&os, o)) {
 		owner_set_free(&os);
 		return -ENOMEM;

@@ -17,6 +17,10 @@
  * Removals happen only on runs with allow_remove (after the first full sync of every
  * type).
  *
+ * A full run first reads the maps themselves back (the writer's verify: split, thresholds,
+ * tables, backend slots) and repairs what differs from what was written: drift made
+ * behind the agent's back, which comparing specs alone cannot see.
+ *
  * Beside each frontend the maps hold, the reconciler stores the desired frontend's info
  * (route, Rollout, step, phase) through the writer's info op, when it changed since it
  * was last stored (and on full runs, where the writer skips identical content). */
@@ -69,6 +73,8 @@ struct reconcile_stats {
 	size_t owned;          /* frontends the agent owns after the run */
 	size_t info_writes;    /* info (route, rollout, step) handed to the writer */
 	size_t info_failed;    /* ... that failed (retried on the next run; not counted in failed) */
+	size_t drift_found;    /* full runs: differences between the maps and what was written */
+	size_t drift_repaired; /* ... written again */
 };
 
 int reconciler_new(struct dp_writer *w, struct reconciler **out);

@@ -47,17 +47,23 @@ static void __attribute__((format(printf, 3, 4))) fmt_into(char *dst, size_t cap
 /* A problem's message without the "httproute ns/name: " that names the route. */
 static const char *cause(const struct desired_problem *p)
 {
-	size_t kl = strlen("httproute "), ol = strlen(p->owner);
+	const char *kind = cache_kind_name(p->kind);
+	size_t kl = strlen(kind), ol = strlen(p->owner);
 
-	if (!strncmp(p->msg, "httproute ", kl) && !strncmp(p->msg + kl, p->owner, ol) &&
-	    !strncmp(p->msg + kl + ol, ": ", 2))
-		return p->msg + kl + ol + 2;
+	if (!strncmp(p->msg, kind, kl) && p->msg[kl] == ' ' && !strncmp(p->msg + kl + 1, p->owner, ol) &&
+	    !strncmp(p->msg + kl + 1 + ol, ": ", 2))
+		return p->msg + kl + 1 + ol + 2;
 	return p->msg;
 }
 
 static bool concerns(const struct desired_problem *p, const struct desired_route *dr, int parent)
 {
-	return p->kind == CACHE_HTTPROUTE && !strcmp(p->owner, dr->key) && (p->parent < 0 || p->parent == parent);
+	return p->kind == dr->kind && !strcmp(p->owner, dr->key) && (p->parent < 0 || p->parent == parent);
+}
+
+static bool owns(const struct desired_frontend *f, const struct desired_route *dr, int parent)
+{
+	return f->owner_kind == dr->kind && !strcmp(f->owner, dr->key) && (f->parent < 0 || f->parent == parent);
 }
 
 static void cond_set(struct route_condition *c, const char *type, bool ok, const char *reason)
@@ -68,20 +74,23 @@ static void cond_set(struct route_condition *c, const char *type, bool ok, const
 }
 
 size_t route_status_conditions(const struct desired *d, const struct desired_route *dr, int parent,
-			       struct route_condition out[3])
+			       struct route_condition out[ROUTE_STATUS_MAX_CONDS])
 {
-	struct route_condition *acc = &out[0], *res = &out[1], *part = &out[2];
+	struct route_condition *acc = &out[0], *res = &out[1], *part = &out[2], *l7;
+	struct route_condition l7c = { 0 };
 	struct msgbuf am = { acc->message, sizeof(acc->message), 0, 0 };
 	struct msgbuf rm = { res->message, sizeof(res->message), 0, 0 };
 	struct msgbuf pm = { part->message, sizeof(part->message), 0, 0 };
+	struct msgbuf lm7 = { l7c.message, sizeof(l7c.message), 0, 0 };
 	const char *acc_reason = NULL, *res_reason = NULL;
-	size_t emitted = 0, conflicts = 0;
+	size_t emitted = 0, conflicts = 0, n;
 	char fe[80], line[160];
+	bool parent_ok = dr->parents_ok & (1u << parent);
 
-	memset(out, 0, 3 * sizeof(out[0]));
+	memset(out, 0, ROUTE_STATUS_MAX_CONDS * sizeof(out[0]));
+	/* Only frontends the maps serve count as programmed. */
 	for (size_t i = 0; i < d->n_fe; i++)
-		if (!strcmp(d->fe[i].owner, dr->key) && d->fe[i].owner_kind == CACHE_HTTPROUTE &&
-		    (d->fe[i].parent < 0 || d->fe[i].parent == parent))
+		if (owns(&d->fe[i], dr, parent) && d->fe[i].in_maps)
 			emitted++;
 
 	for (size_t i = 0; i < d->n_pr; i++) {
@@ -98,9 +107,32 @@ size_t route_status_conditions(const struct desired *d, const struct desired_rou
 			break;
 		case DR_NO_FRONTENDS:
 		case DR_PARENT_NOT_FOUND:
-			if (!acc_reason && !(dr->parents_ok & (1u << parent)))
+			if (!acc_reason && !parent_ok)
 				acc_reason = "NoMatchingParent";
 			msg_add(&am, cause(p));
+			break;
+		case DR_NOT_ALLOWED:
+			if (!acc_reason && !parent_ok)
+				acc_reason = "NotAllowedByListeners";
+			msg_add(&am, cause(p));
+			break;
+		case DR_NO_MATCHING_HOSTNAME:
+			if (!acc_reason && !parent_ok)
+				acc_reason = "NoMatchingListenerHostname";
+			msg_add(&am, cause(p));
+			break;
+		case DR_TLS_TERMINATED:
+			if (!acc_reason && !parent_ok)
+				acc_reason = "UnsupportedValue";
+			msg_add(&am, cause(p));
+			break;
+		case DR_REF_NOT_PERMITTED:
+			if (!res_reason)
+				res_reason = "RefNotPermitted";
+			msg_add(&rm, cause(p));
+			break;
+		case DR_L7_NOT_ENFORCED:
+			msg_add(&lm7, cause(p));
 			break;
 		case DR_CONFLICT:
 			conflicts++;
@@ -127,6 +159,7 @@ size_t route_status_conditions(const struct desired *d, const struct desired_rou
 			msg_add(&rm, cause(p));
 			break;
 		case DR_TOO_MANY_GROUPS:
+		case DR_DATAPATH_LIMIT:
 			if (!res_reason)
 				res_reason = "UnsupportedValue";
 			msg_add(&rm, cause(p));
@@ -140,21 +173,27 @@ size_t route_status_conditions(const struct desired *d, const struct desired_rou
 	}
 	if (!acc_reason && conflicts && !emitted)
 		acc_reason = "FrontendConflict";
-	if (!acc_reason && !(dr->parents_ok & (1u << parent)) && !emitted)
+	if (!acc_reason && !parent_ok && !emitted)
 		acc_reason = "NoMatchingParent";
 	cond_set(acc, "Accepted", !acc_reason, acc_reason ? acc_reason : "Accepted");
 	if (!acc_reason) {
-		/* Say what is programmed: the frontends this parent gives, then any notes. */
+		/* Say what is programmed: the frontends this parent gives that the maps serve,
+		 * then any notes. */
 		char list[ROUTE_STATUS_MSG_MAX], notes[ROUTE_STATUS_MSG_MAX];
 		struct msgbuf lm = { list, sizeof(list), 0, 0 };
-		size_t listed = 0;
+		size_t listed = 0, absent = 0;
 
 		list[0] = '\0';
-		for (size_t i = 0; i < d->n_fe && listed < 8; i++) {
+		for (size_t i = 0; i < d->n_fe; i++) {
 			const struct desired_frontend *f = &d->fe[i];
 
-			if (strcmp(f->owner, dr->key) || f->owner_kind != CACHE_HTTPROUTE ||
-			    (f->parent >= 0 && f->parent != parent))
+			if (!owns(f, dr, parent))
+				continue;
+			if (!f->in_maps) {
+				absent++;
+				continue;
+			}
+			if (listed >= 8)
 				continue;
 			dp_key_str(&f->spec.key, fe, sizeof(fe));
 			snprintf(line, sizeof(line), "%s%s", fe, f->blocked ? " (last good split kept)" : "");
@@ -165,19 +204,39 @@ size_t route_status_conditions(const struct desired *d, const struct desired_rou
 			snprintf(line, sizeof(line), "and %zu more", emitted - listed);
 			msg_add(&lm, line);
 		}
+		if (absent) {
+			snprintf(line, sizeof(line), "%zu frontend%s not programmed (no good split yet)", absent,
+				 absent > 1 ? "s" : "");
+			msg_add(&am, line);
+		}
 		snprintf(notes, sizeof(notes), "%s", acc->message);
-		if (dr->rule >= 0)
+		if (dr->rule >= 0 && listed)
 			fmt_into(acc->message, sizeof(acc->message), "rules[%d] programmed at L4 on %s%s%s%s%s", dr->rule,
 				 list, dr->rollout[0] ? "; weights driven by rollout " : "", dr->rollout,
 				 notes[0] ? "; " : "", notes);
+		else if (dr->rule >= 0)
+			fmt_into(acc->message, sizeof(acc->message), "rules[%d] accepted; nothing programmed yet%s%s",
+				 dr->rule, notes[0] ? ": " : "", notes);
 	}
 	cond_set(res, "ResolvedRefs", !res_reason, res_reason ? res_reason : "ResolvedRefs");
-	if (res_reason)
+	if (res_reason && emitted)
 		msg_add(&rm, "the last good split stays in force");
-	if (!pm.n)
-		return 2;
-	cond_set(part, "PartiallyInvalid", true, "UnsupportedValue");
-	return 3;
+	n = 2;
+	if (pm.n) {
+		char causes[ROUTE_STATUS_MSG_MAX];
+
+		/* The spec's form: the message starts with "Dropped Rule". */
+		snprintf(causes, sizeof(causes), "%s", part->message);
+		cond_set(part, "PartiallyInvalid", true, "UnsupportedValue");
+		fmt_into(part->message, sizeof(part->message), "Dropped Rule(s): %s", causes);
+		n = 3;
+	}
+	if (lm7.n) {
+		l7 = &out[n++];
+		*l7 = l7c;
+		cond_set(l7, ROUTE_STATUS_L7_CONDITION, true, "UnsupportedValue");
+	}
+	return n;
 }
 
 /* ---- the patch ---- */
@@ -332,7 +391,7 @@ int route_status_patch(const struct cache_entry *route, const struct desired *d,
 	}
 	/* Ours: one per served parentRef. */
 	cJSON_ArrayForEach(ref, route->parent_refs) {
-		struct route_condition conds[3];
+		struct route_condition conds[ROUTE_STATUS_MAX_CONDS];
 		const cJSON *old;
 		size_t n;
 		cJSON *e;

@@ -76,6 +76,7 @@ int agent_open_datapath(struct agent *a)
 	int rc;
 
 	o.pin_root = a->f.pin_root;
+	o.claim_agent = true; /* one agent per pin root */
 	/* Health per backend only when it is exported: per-CPU entries are costly on big nodes. */
 	o.no_backend_health = !a->f.metrics_per_backend;
 	if (a->f.dry_run) {
@@ -104,8 +105,10 @@ int agent_watch_types(struct agent *a)
 
 	want[CACHE_SERVICE] = want[CACHE_ENDPOINTSLICE] = want[CACHE_ROLLOUT] = true;
 	if (a->f.weights_from == WEIGHTS_FROM_HTTPROUTE) {
-		want[CACHE_HTTPROUTE] = true;
-		want[CACHE_GATEWAY] = a->f.n_classes > 0;
+		want[CACHE_HTTPROUTE] = want[CACHE_GRPCROUTE] = want[CACHE_TCPROUTE] = want[CACHE_TLSROUTE] = true;
+		want[CACHE_REFERENCEGRANT] = true;
+		/* Gateways, and Namespaces for listeners that select namespaces by label. */
+		want[CACHE_GATEWAY] = want[CACHE_NAMESPACE] = a->f.n_classes > 0;
 	}
 	for (int k = 0; k < CACHE_NKINDS; k++) {
 		int idx;

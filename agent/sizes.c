@@ -19,6 +19,8 @@ int sizes_parse(const char *flag, const char *val, struct bs_dp_opts *o)
 		     : !strcmp(flag, "max-backends")  ? &o->max_backends
 		     : !strcmp(flag, "max-tables")    ? &o->max_tables
 		     : !strcmp(flag, "max-splits")    ? &o->max_splits
+		     : !strcmp(flag, "max-members")   ? &o->max_members
+		     : !strcmp(flag, "max-large-tables") ? &o->max_large_tables
 						      : NULL;
 	char *end;
 	unsigned long long v;
@@ -53,6 +55,8 @@ void sizes_report(struct bs_dp *dp, const struct bs_dp_opts *o)
 		{ "--max-backends", "bs_backends", offsetof(struct bs_dp_opts, max_backends) },
 		{ "--max-tables", "bs_maglev", offsetof(struct bs_dp_opts, max_tables) },
 		{ "--max-splits", "bs_splits", offsetof(struct bs_dp_opts, max_splits) },
+		{ "--max-members", "bs_members", offsetof(struct bs_dp_opts, max_members) },
+		{ "--max-large-tables", "bs_maglev_large", offsetof(struct bs_dp_opts, max_large_tables) },
 	};
 
 	bs_info("msg=\"map sizes\" conns=%u frontends=%u backends=%u tables=%u splits=%u", max_entries(dp, "bs_conns"),

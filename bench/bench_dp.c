@@ -271,6 +271,7 @@ static struct bs_dp_opts big_opts(__u32 max_conns)
 		.max_conns = max_conns,
 		.max_splits = 2 * (65536 + 1024),
 		.max_tables = 2 * 65536 + 4096,
+		.max_members = 4 * (65536 + 1024), /* 3 + 1 backends per frontend */
 	};
 	return o;
 }
@@ -1110,11 +1111,9 @@ static int cmd_accuracy(int argc, char **argv)
 
 /* ---- memory ----------------------------------------------------------------------------- */
 
-static const char *const map_names[] = { "bs_frontends", "bs_splits",   "bs_maglev",   "bs_backends",
-					 "bs_conns",     "bs_rnat",     "bs_fe_stats", "bs_be_stats",
-					 "bs_reasons",   "bs_settings", "bs_groups",   "bs_members",
-					 "bs_state" };
-#define N_MAPS (int)(sizeof(map_names) / sizeof(map_names[0]))
+/* The library's one list of maps. */
+#define map_names bs_dp_map_list
+#define N_MAPS ((int)bs_dp_map_count)
 
 struct map_mem {
 	struct bpf_map_info info;
@@ -1333,6 +1332,95 @@ static int cmd_apply(int argc, char **argv)
 	return 0;
 }
 
+/* ---- opening a big data path: what every CLI command, the metrics scrape and a restarting
+ * agent pay before doing anything ---------------------------------------------------------- */
+
+/* open: --frontends N two-group frontends (3 + 1 backends) written through bs_dp_apply, then
+ * --rounds times: a read-only open (bs_dp_open_pinned_ro + close), a writer open (registry
+ * rebuilt from the pins under the writers' lock + close), and a read-only open that reads
+ * every frontend's spec back from the maps. Medians and worst. */
+static int cmd_open(int argc, char **argv)
+{
+	static const struct option lo[] = { { "frontends", required_argument, 0, 'f' },
+					    { "rounds", required_argument, 0, 'r' },
+					    { 0 } };
+	int n_fe = 65536, rounds = 5, c;
+	double *ro, *wr, *rd;
+	struct inst *in;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'f')
+			n_fe = atoi(optarg);
+		else if (c == 'r')
+			rounds = atoi(optarg);
+		else
+			die("open: bad option");
+	}
+	if (n_fe < 1 || n_fe > 65536 || rounds < 1)
+		die("open: --frontends 1..65536, --rounds >= 1");
+	in = inst_open("open", big_opts(65536));
+	apply_frontends(in, n_fe);
+	bs_dp_flush_retired(in->dp, true);
+	ro = calloc(rounds, sizeof(*ro));
+	wr = calloc(rounds, sizeof(*wr));
+	rd = calloc(rounds, sizeof(*rd));
+	for (int r = 0; r < rounds; r++) {
+		struct bs_dp *h = NULL;
+		__u64 t = now_ns();
+		int n_read = 0;
+
+		if (bs_dp_open_pinned_ro(in->pin_root, &h))
+			die("open: read-only open failed");
+		bs_dp_close(h);
+		ro[r] = (now_ns() - t) / 1e6;
+
+		t = now_ns();
+		if (bs_dp_open_pinned(in->pin_root, &h))
+			die("open: writer open failed");
+		bs_dp_close(h);
+		wr[r] = (now_ns() - t) / 1e6;
+
+		t = now_ns();
+		if (bs_dp_open_pinned_ro(in->pin_root, &h))
+			die("open: read-only open failed");
+		for (int k = 0; k < n_fe; k++) {
+			struct bs_frontend_spec spec;
+			struct bs_frontend_key key = {};
+
+			key.addr[0] = htonl(frontend_addr(k));
+			key.port = htons(FE_PORT);
+			key.family = BS_AF_INET;
+			key.proto = 6;
+			if (!bs_dp_read(h, &key, &spec)) {
+				n_read += spec.n_groups == 2 && spec.groups[0].n_backends == 3;
+				bs_frontend_spec_free(&spec);
+			}
+		}
+		bs_dp_close(h);
+		rd[r] = (now_ns() - t) / 1e6;
+		if (n_read != n_fe)
+			die("open: read back %d of %d frontends whole", n_read, n_fe);
+	}
+	j_open(NULL);
+	j_str("what", "opening a data path of N two-group frontends (3 + 1 backends): read-only (no registry, no "
+		      "lock: CLI show commands, metrics), as a writer (registry rebuilt from the pins under the lock), "
+		      "and read-only plus reading every frontend's spec back from the maps");
+	j_int("frontends", n_fe);
+	j_num("apply_s", in->apply_s);
+	j_int("rounds", rounds);
+	j_num("ro_open_ms_p50", percentile(ro, rounds, 50));
+	j_num("ro_open_ms_max", percentile(ro, rounds, 100));
+	j_num("writer_open_ms_p50", percentile(wr, rounds, 50));
+	j_num("writer_open_ms_max", percentile(wr, rounds, 100));
+	j_num("ro_read_all_ms_p50", percentile(rd, rounds, 50));
+	j_close();
+	fputc('\n', J);
+	free(ro);
+	free(wr);
+	free(rd);
+	return 0;
+}
+
 /* ---- control plane: watch a pinned data path written by someone else (the agent) -------------- */
 
 /* cpwatch: poll the pinned maps of --pin-root (waiting for them to appear) and print, one
@@ -1446,7 +1534,7 @@ int main(int argc, char **argv)
 	if (strncmp(pin_prefix, "/sys/fs/bpf/bs-bench-", 21))
 		die("--pin-prefix must start with /sys/fs/bpf/bs-bench-");
 	if (argc < 2)
-		die("usage: bench_dp [--pin-prefix P] pkt|accuracy|memory|apply|cpwatch [options]");
+		die("usage: bench_dp [--pin-prefix P] pkt|accuracy|memory|apply|open|cpwatch [options]");
 	cmd = argv[1];
 	sub_argc = argc - 1;
 	sub_argv = argv + 1;
@@ -1472,6 +1560,8 @@ int main(int argc, char **argv)
 		return cmd_apply(sub_argc, sub_argv);
 	if (!strcmp(cmd, "cpwatch"))
 		return cmd_cpwatch(sub_argc, sub_argv);
+	if (!strcmp(cmd, "open"))
+		return cmd_open(sub_argc, sub_argv);
 	die("unknown subcommand %s", cmd);
 	return 1;
 }

@@ -271,6 +271,15 @@ def targets(result, s):
     if a:
         add("accuracy", "worst deviation of the observed canary share from its weight", "< 0.5 pp", abs(a["worst_deviation_pp"]),
             lambda v: v < 0.5, shown=f"{a['worst_deviation_pp']:+.3f} pp at {a['worst_weight']}%")
+    op = result.get("open")
+    if op:
+        big = op.get("frontends") == 65536
+        note = f"{op['frontends']:,} frontends" + ("" if big else " (the target is for 65,536)")
+        add("open", "open the pins read-only, 65,536 two-group frontends", "< 50 ms",
+            op["ro_open_ms_p50"] if big else None, lambda v: v < 50, shown=f"{op['ro_open_ms_p50']:.1f} ms", note=note)
+        add("open", "open the pins as a writer (registry rebuilt), 65,536 two-group frontends", "< 1 s",
+            op["writer_open_ms_p50"] / 1000.0 if big else None, lambda v: v < 1,
+            shown=f"{op['writer_open_ms_p50']:.0f} ms", note=note + f"; worst {op['writer_open_ms_max']:.0f} ms")
     cp = result.get("control_plane")
     if cp is not None:
         variants = [(k, cp[k]) for k in ("agent_default", "agent_no_status") if isinstance(cp.get(k), dict)
@@ -382,6 +391,13 @@ def table(result):
                    f"(bs_conns + bs_rnat), {mem['per_frontend']['total_bytes']:.0f} B per frontend "
                    f"(2 groups), {mem['per_backend']['total_bytes']:.0f} B per backend slot; "
                    f"{mem['total_empty_mib']:.0f} MiB with default sizes")
+        out.append("")
+    op = result.get("open")
+    if op:
+        out.append(f"Opening the pins ({op['frontends']:,} two-group frontends, written in {op['apply_s']:.1f} s): "
+                   f"read-only {op['ro_open_ms_p50']:.1f} ms, writer {op['writer_open_ms_p50']:.0f} ms "
+                   f"(worst {op['writer_open_ms_max']:.0f}), read-only + every spec read back "
+                   f"{op['ro_read_all_ms_p50']:.0f} ms")
         out.append("")
     cp = result.get("control_plane")
     if cp:
@@ -645,6 +661,13 @@ def markdown(result, json_path):
                              v["canary"], v["stable"], v["not_forwarded"]] for w, v in a["weights"].items()]))
         L.append("")
 
+    op = result.get("open")
+    if op:
+        out.append(f"Opening the pins ({op['frontends']:,} two-group frontends, written in {op['apply_s']:.1f} s): "
+                   f"read-only {op['ro_open_ms_p50']:.1f} ms, writer {op['writer_open_ms_p50']:.0f} ms "
+                   f"(worst {op['writer_open_ms_max']:.0f}), read-only + every spec read back "
+                   f"{op['ro_read_all_ms_p50']:.0f} ms")
+        out.append("")
     cp = result.get("control_plane")
     if cp:
         lw = cp.get("library_write_path", {})

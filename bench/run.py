@@ -46,6 +46,7 @@ PROFILES = {
         "accuracy": ["--flows", "100000", "--weights", "1,30,50,99"],
         "memory": ["--frontends", "1000", "--flows", "10000"],
         "apply": ["--flips", "1000", "--frontends", "10000"],
+        "open": ["--frontends", "65536", "--rounds", "5"],
         "agent": {"routes": 10000, "flips": 100, "budget_s": 60},
         "e2e": {"repeats": 8, "duration": 3},
     },
@@ -55,6 +56,7 @@ PROFILES = {
         "accuracy": ["--flows", "100000", "--weights", "1,30,50,99"],
         "memory": ["--frontends", "1000", "--flows", "10000"],
         "apply": ["--flips", "300", "--frontends", "10000"],
+        "open": ["--frontends", "65536", "--rounds", "3"],
         "agent": {"routes": 10000, "flips": 30, "budget_s": 30},
         "e2e": {"repeats": 3, "duration": 2},
     },
@@ -64,6 +66,7 @@ PROFILES = {
         "accuracy": ["--flows", "2000", "--weights", "1,30,50,99"],
         "memory": ["--frontends", "10", "--flows", "100"],
         "apply": ["--flips", "20", "--frontends", "100"],
+        "open": ["--frontends", "200", "--rounds", "2"],
         "agent": {"routes": 50, "flips": 5, "budget_s": 10},
         "e2e": {"repeats": 1, "duration": 1},
     },
@@ -229,7 +232,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="same as BENCH_QUICK=1")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "latest.json"))
     ap.add_argument("--no-markdown", action="store_true", help="do not regenerate BENCHMARKS.md")
-    ap.add_argument("--sections", default="per_packet,accuracy,memory,control_plane,e2e",
+    ap.add_argument("--sections", default="per_packet,accuracy,memory,open,control_plane,e2e",
                     help="comma-separated subset (for development)")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
@@ -280,6 +283,8 @@ def main(argv=None):
                                                + ["--floor", os.path.join(build, "bench", "floor.bpf.o")]))
         section("accuracy", lambda: bench_dp(build, ["accuracy"] + prof["accuracy"]))
         section("memory", lambda: bench_dp(build, ["memory"] + prof["memory"]))
+        log("opening the pins: read-only and as a writer")
+        section("open", lambda: bench_dp(build, ["open"] + prof["open"]))
         section("e2e", e2e_section)
         log("control plane: library write path, then the agent")
         section("control_plane", lambda: control_plane(build, bench_dp(build, ["apply"] + prof["apply"]),

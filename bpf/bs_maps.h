@@ -41,6 +41,15 @@ struct {
 	__type(value, struct bs_maglev_table);
 } bs_maglev SEC(".maps");
 
+/* Tables of groups with more ready backends than a small table spreads evenly. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BS_DEFAULT_MAX_LARGE_TABLES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct bs_maglev_table_large);
+} bs_maglev_large SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, BS_DEFAULT_MAX_BACKENDS);

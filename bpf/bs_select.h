@@ -119,6 +119,22 @@ static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, c
 		return d->action;
 	}
 	table_id = split->tables[group];
+	if (table_id & BS_TABLE_LARGE) {
+		/* A group of many backends: the large table, same hash, more slots. */
+		struct bs_maglev_table_large *big = bpf_map_lookup_elem(&bs_maglev_large, &table_id);
+
+		if (!big) {
+			if (!bs_follow_retransmit(p, d))
+				bs_refuse(d, p, BS_R_REJECT_NO_BACKEND, BS_R_DROP_NO_BACKEND);
+			return d->action;
+		}
+		slot = bs_maglev_slot_large(h, s->hash_key);
+		asm volatile("" : "+r"(slot));
+		if (slot >= BS_MAGLEV_LARGE_SIZE)
+			return d->action;
+		bid = big->backend_ids[slot];
+		goto chosen;
+	}
 	tbl = table_id ? bpf_map_lookup_elem(&bs_maglev, &table_id) : NULL;
 	if (!tbl) {
 		if (!bs_follow_retransmit(p, d))
@@ -131,6 +147,7 @@ static __noinline int bs_choose(struct bs_pkt *p, __u32 fe_id, __u32 split_id, c
 	if (slot >= BS_MAGLEV_SIZE)
 		return d->action;
 	bid = tbl->backend_ids[slot];
+chosen:
 	be = bpf_map_lookup_elem(&bs_backends, &bid);
 	if (!be || !be->family) {
 		d->action = BS_ACT_DROP;

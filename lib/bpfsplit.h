@@ -18,6 +18,9 @@ struct bs_dp;
 
 struct bs_dp_opts {
 	const char *pin_root; /* NULL: BS_DEFAULT_PIN_ROOT */
+	/* The agent: claim the pin root for this handle's life (one agent per pin root);
+	 * bs_dp_open fails with -EBUSY, saying which process holds it, when another does. */
+	bool claim_agent;
 	/* Map sizes used when the maps are created; 0 = default. Ignored when pinned maps
 	 * exist: those are reused with their own sizes. */
 	__u32 max_frontends;
@@ -25,6 +28,11 @@ struct bs_dp_opts {
 	__u32 max_conns;
 	__u32 max_splits;
 	__u32 max_tables;
+	__u32 max_large_tables; /* groups of more than BS_MAGLEV_SMALL_MAX_READY ready backends */
+	/* bs_members: one entry per backend listed in a group of a frontend (a Service behind
+	 * several listeners or ports counts once per frontend). 0: 4 x the larger of
+	 * max_frontends and max_backends (not preallocated: a cap, not memory). */
+	__u32 max_members;
 	/* Programs loaded by this handle record connection health per (frontend, group) only,
 	 * not per backend within it: fewer bs_health entries (each costs 232 bytes per CPU). */
 	bool no_backend_health;
@@ -32,9 +40,23 @@ struct bs_dp_opts {
 
 /* Load the programs and create (or reuse) the pinned maps. */
 int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **dp);
-/* Open the pinned maps only (no program load): inspection and writes, agent down or up. */
+/* Open the pinned maps only (no program load) as a writer: takes the writers' lock to
+ * rebuild the registries from the pins (O(frontends + members)); writes, verify. */
 int bs_dp_open_pinned(const char *pin_root, struct bs_dp **dp);
+/* Open the pinned maps read-only: no registry, no lock, never writes, retires or frees.
+ * Reads (bs_dp_read, counters, records) come from the maps themselves. What `stats`,
+ * `status`, `flow`, `watch`, `frontend show`, `dataplane show` and the agent's metrics
+ * use. Write calls on it return -EROFS. */
+int bs_dp_open_pinned_ro(const char *pin_root, struct bs_dp **dp);
+bool bs_dp_is_ro(const struct bs_dp *dp);
 void bs_dp_close(struct bs_dp *dp);
+/* The agent's claim on a pin root (bs_dp_opts.claim_agent does it): an exclusive lock held
+ * through *fd until it is closed; -EBUSY with *holder = that process (0 if unknown). */
+int bs_dp_claim_agent(const char *pin_root, int *fd, int *holder);
+/* Remove the claim's directory (unload, before bs_dp_unpin_all). */
+int bs_dp_unclaim(const char *pin_root);
+/* 1 when an agent holds pin_root (*holder: its pid, 0 if unknown), else 0. */
+int bs_dp_agent_serving(const char *pin_root, int *holder);
 const char *bs_dp_pin_root(const struct bs_dp *dp);
 /* Detach every pinned link and remove every pin under pin_root (the data path stops). */
 int bs_dp_unpin_all(const char *pin_root);
@@ -88,6 +110,7 @@ struct bs_backend_spec {
 	__be16 port;    /* network order */
 	__u8 family;    /* BS_AF_* */
 	__u8 state;     /* BS_BACKEND_READY or BS_BACKEND_DRAINING */
+	__u32 id;       /* read back only: the node-local backend id (apply ignores it) */
 };
 
 struct bs_group_spec {
@@ -95,14 +118,22 @@ struct bs_group_spec {
 	__u32 weight; /* 0..BS_MAX_WEIGHT */
 	__u32 n_backends;
 	struct bs_backend_spec *backends; /* owned by the caller (or by bs_frontend_spec_free) */
+	__u32 table_id;                   /* read back only: the group's Maglev table, BS_ID_NONE if none */
 };
 
 struct bs_frontend_spec {
 	struct bs_frontend_key key;
 	__u8 affinity; /* BS_AFFINITY_* */
+	__u32 id;       /* read back only: the frontend id (apply ignores it) */
+	__u32 split_id; /* read back only: the split in force */
 	__u32 n_groups;
 	struct bs_group_spec groups[BS_MAX_GROUPS];
 };
+
+/* The one check of a spec against what the data path can hold (pure; no handle): -EINVAL
+ * or -E2BIG (too many ready backends in a group) with err naming the frontend, group and
+ * cause. bs_dp_apply calls it; so do the agent, the CLI and the in-memory writer. */
+int bs_spec_validate(const struct bs_frontend_spec *spec, char *err, size_t err_len);
 
 /* Make the data path serve spec: new tables aside, one write to switch, old freed after a
  * grace period. A no-op when nothing changed. On error nothing changes, and err says
@@ -110,12 +141,15 @@ struct bs_frontend_spec {
 int bs_dp_apply(struct bs_dp *dp, const struct bs_frontend_spec *spec, char *err, size_t err_len);
 /* Stop serving a frontend (existing connections keep their records). -ENOENT if unknown. */
 int bs_dp_remove(struct bs_dp *dp, const struct bs_frontend_key *key);
-/* A frontend's spec as this handle's in-memory registry holds it (built from the pins
- * when the handle opened or last caught up with another writer; the maps themselves
- * are not read here). Backends arrays allocated: free with bs_frontend_spec_free.
- * -ENOENT if unknown. */
+/* A frontend's spec (backends arrays allocated: free with bs_frontend_spec_free); -ENOENT
+ * if unknown. A writer handle answers what it believes it wrote (caught up with other
+ * writers); a read-only handle reads the maps (split, bs_groups, bs_members, bs_backends). */
 int bs_dp_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct bs_frontend_spec *out);
 void bs_frontend_spec_free(struct bs_frontend_spec *spec);
+/* A frontend's id (bs_frontends); -ENOENT if unknown. */
+int bs_dp_frontend_id(struct bs_dp *dp, const struct bs_frontend_key *key, __u32 *id);
+/* A group's stored name and weight (bs_groups); -ENOENT if none. */
+int bs_dp_group_info(struct bs_dp *dp, __u32 frontend_id, __u32 group, struct bs_group_info *out);
 /* The split a frontend is switched to (bs_fe_splits), BS_ID_NONE when none. */
 int bs_dp_frontend_split(struct bs_dp *dp, __u32 frontend_id, __u32 *split_id);
 /* Call fn for each frontend key and value. */
@@ -126,6 +160,29 @@ int bs_dp_for_each_frontend(struct bs_dp *dp,
  * Writes free only when many entries wait, so a process that keeps a handle (the agent)
  * calls this from its loop; bs_dp_close() does it too. Returns how many were freed. */
 int bs_dp_flush_retired(struct bs_dp *dp, bool wait);
+
+/* ---- Read-back verification ----
+ * Reads the maps the programs use (frontend -> bs_fe_splits -> split -> tables -> backend
+ * slots) and compares them with what the writer believes (its registry, rebuilt from the
+ * metadata maps when the handle was opened). One call of fn per difference. With repair
+ * (writer handles), each frontend found different is written again from the registry:
+ * fresh tables and split, every backend slot rewritten, then the switch. Returns the
+ * number of differences found (>= 0) or -errno. */
+struct bs_verify_diff {
+	struct bs_frontend_key key; /* the frontend concerned (zero for a map-wide finding) */
+	__u32 frontend_id;
+	const char *what;           /* "frontend", "split", "thresholds", "table", "backend", "members", "groups" */
+	char detail[200];           /* expected vs found, naming ids */
+	bool repaired;
+};
+typedef void (*bs_verify_fn)(const struct bs_verify_diff *d, void *ctx);
+int bs_dp_verify(struct bs_dp *dp, bool repair, bs_verify_fn fn, void *ctx);
+
+/* The maps the library pins, by name, in one list (for sizes and dumps). */
+extern const char *const bs_dp_map_list[];
+extern const unsigned int bs_dp_map_count;
+/* max_entries of a pinned map by name. */
+int bs_dp_map_max_entries(struct bs_dp *dp, const char *name, __u32 *max);
 
 /* Where a frontend comes from (route, rollout, step), for `bpfsplit status`: set by the
  * agent; -ENOENT for an unknown frontend (set) or when none was stored (get). */

@@ -49,7 +49,7 @@ static int member_cmp(const void *a, const void *b)
 
 /* The two per-member hashes of Maglev (offset, skip), from the member's address with
  * fixed keys: the same on every node whatever the flow-hash key. */
-static void member_hashes(const struct bs_maglev_member *m, __u32 *offset, __u32 *skip)
+static void member_hashes(const struct bs_maglev_member *m, __u32 size, __u32 *offset, __u32 *skip)
 {
 	struct bs_flow_key k = {};
 	__u32 w[BS_HASH_WORDS];
@@ -58,16 +58,21 @@ static void member_hashes(const struct bs_maglev_member *m, __u32 *offset, __u32
 	k.sport = m->port;
 	k.family = m->family;
 	memcpy(w, &k, sizeof(w)); /* never read a struct through a __u32 cast: strict aliasing */
-	*offset = bs_hash_words(w, 0x6d61676c, 0x65763031) % BS_MAGLEV_SIZE;
-	*skip = bs_hash_words(w, 0x736b6970, 0x30313233) % (BS_MAGLEV_SIZE - 1) + 1;
+	*offset = bs_hash_words(w, 0x6d61676c, 0x65763031) % size;
+	*skip = bs_hash_words(w, 0x736b6970, 0x30313233) % (size - 1) + 1;
 }
 
 int bs_maglev_build(struct bs_maglev_member *members, __u32 n, struct bs_maglev_table *table)
 {
+	return bs_maglev_build_slots(members, n, table->backend_ids, BS_MAGLEV_SIZE);
+}
+
+int bs_maglev_build_slots(struct bs_maglev_member *members, __u32 n, __u32 *slots, __u32 size)
+{
 	__u32 *offset, *skip, *next, filled = 0;
 	int err = 0;
 
-	if (n == 0 || n > BS_MAGLEV_SIZE)
+	if (n == 0 || n > size || size < 2)
 		return -EINVAL;
 	offset = calloc(n, sizeof(*offset));
 	skip = calloc(n, sizeof(*skip));
@@ -78,25 +83,25 @@ int bs_maglev_build(struct bs_maglev_member *members, __u32 n, struct bs_maglev_
 	}
 	qsort(members, n, sizeof(*members), member_cmp);
 	for (__u32 i = 0; i < n; i++)
-		member_hashes(&members[i], &offset[i], &skip[i]);
+		member_hashes(&members[i], size, &offset[i], &skip[i]);
 
 	/* Slots are marked empty with UINT32_MAX (member index space), then mapped to ids. */
-	for (__u32 s = 0; s < BS_MAGLEV_SIZE; s++)
-		table->backend_ids[s] = UINT32_MAX;
-	while (filled < BS_MAGLEV_SIZE) {
-		for (__u32 i = 0; i < n && filled < BS_MAGLEV_SIZE; i++) {
+	for (__u32 s = 0; s < size; s++)
+		slots[s] = UINT32_MAX;
+	while (filled < size) {
+		for (__u32 i = 0; i < n && filled < size; i++) {
 			__u32 c;
 
 			do {
-				c = (__u32)(((__u64)offset[i] + (__u64)next[i] * skip[i]) % BS_MAGLEV_SIZE);
+				c = (__u32)(((__u64)offset[i] + (__u64)next[i] * skip[i]) % size);
 				next[i]++;
-			} while (table->backend_ids[c] != UINT32_MAX);
-			table->backend_ids[c] = i;
+			} while (slots[c] != UINT32_MAX);
+			slots[c] = i;
 			filled++;
 		}
 	}
-	for (__u32 s = 0; s < BS_MAGLEV_SIZE; s++)
-		table->backend_ids[s] = members[table->backend_ids[s]].id;
+	for (__u32 s = 0; s < size; s++)
+		slots[s] = members[slots[s]].id;
 out:
 	free(offset);
 	free(skip);

@@ -25,5 +25,12 @@ struct bs_maglev_member {
 /* Fill table->backend_ids with the ids of members (n >= 1), order-independent:
  * members are sorted by address first. Returns 0 or -EINVAL/-ENOMEM. */
 int bs_maglev_build(struct bs_maglev_member *members, __u32 n, struct bs_maglev_table *table);
+/* The same for a table of size slots (prime): BS_MAGLEV_LARGE_SIZE for large tables. */
+int bs_maglev_build_slots(struct bs_maglev_member *members, __u32 n, __u32 *slots, __u32 size);
+/* The table size for a group of n ready backends. */
+static inline __u32 bs_maglev_size_for(__u32 n_ready)
+{
+	return n_ready > BS_MAGLEV_SMALL_MAX_READY ? BS_MAGLEV_LARGE_SIZE : BS_MAGLEV_SIZE;
+}
 
 #endif

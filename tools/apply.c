@@ -122,6 +122,7 @@ int apply_and_report(struct bs_dp *dp, const struct bs_frontend_spec *spec, cJSO
 		err = err == -ENOENT ? -EIO : err;
 		goto out;
 	}
+	cli_note_agent_owned(dp, &spec->key, "was written");
 	item = cJSON_CreateObject();
 	changes = cJSON_CreateArray();
 	if (!item || !changes) {

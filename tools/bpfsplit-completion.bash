@@ -57,7 +57,7 @@ _bpfsplit() {
 		return
 	fi
 	case $obj/$cmd in
-	dataplane/load) COMPREPLY=($(compgen -W "--max-conns --max-frontends --max-backends --max-tables --max-splits" -- "$cur")) ;;
+	dataplane/load) COMPREPLY=($(compgen -W "--max-conns --max-frontends --max-backends --max-tables --max-large-tables --max-splits --max-members" -- "$cur")) ;;
 	dataplane/attach | dataplane/detach)
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--entry --xdp-mode" -- "$cur"))

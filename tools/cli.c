@@ -213,7 +213,7 @@ int cli_enter_netns(const char *name)
 	return err;
 }
 
-int cli_open_pinned(struct bs_dp **dp)
+static int open_pinned(struct bs_dp **dp, bool ro)
 {
 	struct stat st;
 	int err;
@@ -224,7 +224,7 @@ int cli_open_pinned(struct bs_dp **dp)
 		cli_error("pin root %s: no data path pinned (load one with 'bpfsplit dataplane load')", cli.pin_root);
 		return -CLI_ENODP;
 	}
-	err = bs_dp_open_pinned(cli.pin_root, dp);
+	err = ro ? bs_dp_open_pinned_ro(cli.pin_root, dp) : bs_dp_open_pinned(cli.pin_root, dp);
 	if (err == -ENOENT) {
 		cli_error("pin root %s: no data path pinned, or only part of one (load one with 'bpfsplit dataplane "
 			  "load')",
@@ -234,4 +234,36 @@ int cli_open_pinned(struct bs_dp **dp)
 	if (err)
 		return cli_fail(err, "pin root %s: cannot open the pinned maps", cli.pin_root);
 	return 0;
+}
+
+int cli_open_pinned(struct bs_dp **dp)
+{
+	return open_pinned(dp, false);
+}
+
+int cli_open_pinned_ro(struct bs_dp **dp)
+{
+	return open_pinned(dp, true);
+}
+
+void cli_note_agent_owned(struct bs_dp *dp, const struct bs_frontend_key *key, const char *done)
+{
+	struct bs_frontend_info fi;
+	char name[80];
+	__u32 id;
+	int holder = 0;
+
+	if (!bs_dp_agent_serving(cli.pin_root, &holder))
+		return;
+	if (bs_dp_frontend_id(dp, key, &id) || bs_dp_get_info(dp, id, &fi))
+		return; /* not written by the agent: it leaves the frontend alone */
+	fi.route[sizeof(fi.route) - 1] = fi.rollout[sizeof(fi.rollout) - 1] = '\0';
+	if (!fi.route[0] && !fi.rollout[0])
+		return;
+	bs_frontend_key_format(key, name, sizeof(name));
+	fprintf(stderr,
+		"note: frontend %s %s, but it belongs to %s %s, served by the bpfsplit-agent on pin root %s (pid %d): "
+		"the agent will restore it at its next reconcile; change the %s to make this last\n",
+		name, done, fi.route[0] ? "route" : "rollout", fi.route[0] ? fi.route : fi.rollout, cli.pin_root, holder,
+		fi.route[0] ? "HTTPRoute" : "Rollout");
 }

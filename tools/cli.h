@@ -23,6 +23,7 @@ enum cli_exit {
  * -ENOENT and -ENODEV mean "not found" (exit 4). */
 #define CLI_EUSAGE 10001 /* bad command line (exit 2) */
 #define CLI_ENODP 10002  /* no pinned data path (exit 3) */
+#define CLI_EDIFF 10003  /* a check found differences, already printed (exit 1) */
 
 struct cli_globals {
 	const char *pin_root;
@@ -65,8 +66,14 @@ int cli_check_bpffs(void);
 /* Enter the network namespace named as `ip netns` does (/run/netns/NAME). */
 int cli_enter_netns(const char *name);
 
-/* Open the pinned maps under cli.pin_root; reports and returns -CLI_ENODP when none. */
+/* Open the pinned maps under cli.pin_root as a writer; reports and returns -CLI_ENODP
+ * when none. */
 int cli_open_pinned(struct bs_dp **dp);
+/* The same, read-only (no lock, no registry): every command that only shows. */
+int cli_open_pinned_ro(struct bs_dp **dp);
+/* After a write to key: when a bpfsplit-agent serves the pin root and wrote key (its route
+ * or rollout is stored beside it), say that the agent will restore it. */
+void cli_note_agent_owned(struct bs_dp *dp, const struct bs_frontend_key *key, const char *done);
 /* Report a failure of the data path library naming the object. */
 int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

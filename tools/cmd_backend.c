@@ -126,7 +126,7 @@ static int cmd_list(int argc, char **argv)
 		return first;
 	if (first < argc)
 		return cli_usage("backend", "backend list: takes no arguments");
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	err = view_frontends_all(dp, &v, &n);
@@ -307,9 +307,6 @@ static int set_state(int argc, char **argv, __u8 state)
 		results = NULL;
 		err = err ?: e;
 	}
-	if (touched)
-		fprintf(stderr, "note: a running bpfsplit-agent writes the state from the EndpointSlices again at its "
-				"next reconcile\n");
 out:
 	cJSON_Delete(results);
 	free(keys);

@@ -9,17 +9,18 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <bpf/bpf.h>
 #include "cli.h"
 #include "output.h"
 
 void help_dataplane(void)
 {
 	printf("Usage: bpfsplit dataplane load [--max-conns N] [--max-frontends N] [--max-backends N]\n"
-	       "                              [--max-tables N] [--max-splits N]\n"
+	       "                              [--max-tables N] [--max-large-tables N] [--max-splits N]\n"
+	       "                              [--max-members N]\n"
 	       "       bpfsplit dataplane attach IFACE [--entry ENTRY[,ENTRY...]] [--xdp-mode MODE]\n"
 	       "       bpfsplit dataplane detach IFACE [--entry ENTRY[,ENTRY...]]\n"
 	       "       bpfsplit dataplane show\n"
+	       "       bpfsplit dataplane verify\n"
 	       "       bpfsplit dataplane set [--hash-key HEX32] [--linger-ms N] [--udp-idle-s N]\n"
 	       "       bpfsplit dataplane unload\n"
 	       "       bpfsplit dataplane help\n"
@@ -39,6 +40,11 @@ void help_dataplane(void)
 	       "under PIN_ROOT/links: it stays attached when bpfsplit exits. detach without\n"
 	       "--entry detaches every entry point of IFACE. unload detaches everything and\n"
 	       "removes every pin: the data path stops and its connection records are lost.\n"
+	       "verify reads the maps the programs use (frontend, split, thresholds, tables,\n"
+	       "backend slots) and compares them with what the writers recorded beside them\n"
+	       "(bs_groups, bs_members): exit 0 when they agree, 1 with one line per difference\n"
+	       "(-j: {\"clean\": bool, \"differences\": [...]}). It repairs nothing; the agent's\n"
+	       "--resync repairs what it finds.\n"
 	       "tc entry points attach as tcx links where the kernel has them (6.6 and later), as a\n"
 	       "classic clsact qdisc with a direct-action cls_bpf filter below; the environment\n"
 	       "variable BPFSPLIT_TC_ATTACH=classic (or tcx) forces one way.\n"
@@ -52,35 +58,15 @@ void help_dataplane(void)
 	       "  bpfsplit dataplane set --linger-ms 5000\n");
 }
 
-/* Names of the maps the library pins, for sizes. */
-static const char *const map_names[] = { "bs_frontends", "bs_splits",   "bs_maglev", "bs_backends", "bs_conns",
-					 "bs_rnat",      "bs_fe_stats", "bs_be_stats", "bs_reasons", "bs_settings",
-					 "bs_groups",    "bs_members",  "bs_state" };
-#define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
-
-static int map_max_entries(struct bs_dp *dp, const char *name, __u32 *max)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd = bs_dp_map_fd(dp, name);
-
-	if (fd < 0)
-		return fd;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	*max = info.max_entries;
-	return 0;
-}
-
 static cJSON *map_sizes_json(struct bs_dp *dp)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	for (size_t i = 0; i < N_MAPS; i++) {
+	for (unsigned int i = 0; i < bs_dp_map_count; i++) {
 		__u32 max;
 
-		if (!map_max_entries(dp, map_names[i], &max))
-			cJSON_AddNumberToObject(o, map_names[i], max);
+		if (!bs_dp_map_max_entries(dp, bs_dp_map_list[i], &max))
+			cJSON_AddNumberToObject(o, bs_dp_map_list[i], max);
 	}
 	return o;
 }
@@ -88,11 +74,11 @@ static cJSON *map_sizes_json(struct bs_dp *dp)
 static void map_sizes_print(struct bs_dp *dp)
 {
 	printf("maps (max entries):\n");
-	for (size_t i = 0; i < N_MAPS; i++) {
+	for (unsigned int i = 0; i < bs_dp_map_count; i++) {
 		__u32 max;
 
-		if (!map_max_entries(dp, map_names[i], &max))
-			printf("  %-14s %u\n", map_names[i], max);
+		if (!bs_dp_map_max_entries(dp, bs_dp_map_list[i], &max))
+			printf("  %-14s %u\n", bs_dp_map_list[i], max);
 	}
 }
 
@@ -111,7 +97,9 @@ static int cmd_load(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "max-conns", required_argument, NULL, 'c' },  { "max-frontends", required_argument, NULL, 'f' },
 		{ "max-backends", required_argument, NULL, 'b' }, { "max-tables", required_argument, NULL, 't' },
-		{ "max-splits", required_argument, NULL, 's' },  { "help", no_argument, NULL, 'h' },
+		{ "max-splits", required_argument, NULL, 's' },  { "max-members", required_argument, NULL, 'm' },
+		{ "max-large-tables", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct bs_dp_opts o = { .pin_root = cli.pin_root };
@@ -138,6 +126,12 @@ static int cmd_load(int argc, char **argv)
 		case 's':
 			err = parse_size("--max-splits", optarg, &o.max_splits);
 			break;
+		case 'm':
+			err = parse_size("--max-members", optarg, &o.max_members);
+			break;
+		case 'L':
+			err = parse_size("--max-large-tables", optarg, &o.max_large_tables);
+			break;
 		case 'h':
 			help_dataplane();
 			return 0;
@@ -155,7 +149,8 @@ static int cmd_load(int argc, char **argv)
 		return err;
 	snprintf(pin, sizeof(pin), "%s/bs_frontends", cli.pin_root);
 	reused = !access(pin, F_OK);
-	sized = o.max_conns || o.max_frontends || o.max_backends || o.max_tables || o.max_splits;
+	sized = o.max_conns || o.max_frontends || o.max_backends || o.max_tables || o.max_splits || o.max_members ||
+		o.max_large_tables;
 	err = bs_dp_open(&o, &dp);
 	if (err)
 		return cli_fail(err, "pin root %s: cannot load the data path", cli.pin_root);
@@ -413,6 +408,15 @@ static int cmd_unload(int argc, char **argv)
 		cli_error("pin root %s: no data path pinned", cli.pin_root);
 		return -CLI_ENODP;
 	}
+	{
+		int holder = 0;
+
+		if (bs_dp_agent_serving(cli.pin_root, &holder))
+			fprintf(stderr, "note: a bpfsplit-agent (pid %d) serves pin root %s; it keeps running without "
+					"a data path until it is stopped\n",
+				holder, cli.pin_root);
+	}
+	bs_dp_unclaim(cli.pin_root);
 	err = bs_dp_unpin_all(cli.pin_root);
 	if (err)
 		return cli_fail(err, "pin root %s: cannot unload", cli.pin_root);
@@ -464,7 +468,7 @@ static int cmd_show(int argc, char **argv)
 		return first;
 	if (first < argc)
 		return cli_usage("dataplane", "dataplane show: takes no arguments");
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	err = bs_dp_get_settings(dp, &s);
@@ -624,10 +628,76 @@ out:
 	return err;
 }
 
+struct verify_ctx {
+	cJSON *list;
+	int n;
+};
+
+static void verify_one(const struct bs_verify_diff *d, void *arg)
+{
+	struct verify_ctx *vc = arg;
+	char fe[80] = "-";
+
+	if (d->key.family)
+		bs_frontend_key_format(&d->key, fe, sizeof(fe));
+	vc->n++;
+	if (vc->list) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "frontend", fe);
+		cJSON_AddNumberToObject(o, "frontend_id", d->frontend_id);
+		cJSON_AddStringToObject(o, "what", d->what);
+		cJSON_AddStringToObject(o, "detail", d->detail);
+		cJSON_AddItemToArray(vc->list, o);
+		return;
+	}
+	printf("frontend %s (id %u): %s: %s\n", fe, d->frontend_id, d->what, d->detail);
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	int first = cli_no_options("dataplane", help_dataplane, argc, argv), err;
+	struct verify_ctx vc = { NULL, 0 };
+	struct bs_dp *dp = NULL;
+
+	if (first <= 0)
+		return first;
+	if (first < argc)
+		return cli_usage("dataplane", "dataplane verify: takes no arguments");
+	/* A writer handle: its registry, rebuilt from the metadata maps, is what the writers
+	 * recorded; verify compares the programs' maps with it (and repairs nothing here). */
+	err = cli_open_pinned(&dp);
+	if (err)
+		return err;
+	if (cli.json)
+		vc.list = cJSON_CreateArray();
+	err = bs_dp_verify(dp, false, verify_one, &vc);
+	bs_dp_close(dp);
+	if (err < 0) {
+		cJSON_Delete(vc.list);
+		return cli_fail(err, "pin root %s: cannot verify the data path", cli.pin_root);
+	}
+	if (cli.json) {
+		cJSON *j = cJSON_CreateObject();
+
+		cJSON_AddBoolToObject(j, "clean", vc.n == 0);
+		cJSON_AddItemToObject(j, "differences", vc.list);
+		err = out_json(j);
+		if (err)
+			return err;
+	} else if (!vc.n) {
+		printf("data path consistent: every frontend's split, tables and backend slots match what was written\n");
+	}
+	if (!vc.n)
+		return 0;
+	cli_error("%d difference%s between the maps and what was written", vc.n, vc.n == 1 ? "" : "s");
+	return -CLI_EDIFF;
+}
+
 static const struct cli_cmd cmds[] = {
 	{ "load", cmd_load },     { "attach", cmd_attach }, { "detach", cmd_detach },
 	{ "show", cmd_show },     { "set", cmd_set },       { "unload", cmd_unload },
-	{ NULL, NULL },
+	{ "verify", cmd_verify }, { NULL, NULL },
 };
 
 int do_dataplane(int argc, char **argv)

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <bpf/bpf.h>
 #include "cli.h"
 #include "output.h"
 
@@ -126,11 +125,9 @@ static int parse_client(const char *s, struct filter *f)
 
 static void group_name(struct bs_dp *dp, __u32 frontend_id, __u16 group, char *buf, size_t len)
 {
-	struct bs_group_key gk = { frontend_id, group };
 	struct bs_group_info gi;
-	int fd = bs_dp_map_fd(dp, "bs_groups");
 
-	if (fd >= 0 && !bpf_map_lookup_elem(fd, &gk, &gi))
+	if (!bs_dp_group_info(dp, frontend_id, group, &gi))
 		snprintf(buf, len, "%s", gi.name);
 	else
 		snprintf(buf, len, "%u", group);
@@ -255,7 +252,7 @@ static int cmd_list(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage("flow", "flow list: unexpected argument '%s'", argv[optind]);
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	err = bs_dp_for_each_conn(dp, collect, &fl);

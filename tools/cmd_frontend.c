@@ -236,7 +236,7 @@ static int cmd_list(int argc, char **argv)
 		return first;
 	if (first < argc)
 		return cli_usage("frontend", "frontend list: takes no arguments (see 'frontend show FRONTEND')");
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	err = view_frontends_all(dp, &v, &n);
@@ -312,7 +312,7 @@ int frontend_show(int argc, char **argv, int first)
 	size_t n = 0;
 	int err;
 
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	err = views_named(dp, argc, argv, first, &v, &n);
@@ -364,7 +364,7 @@ static int cmd_export(int argc, char **argv)
 
 	if (first <= 0)
 		return first;
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	err = views_named(dp, argc, argv, first, &v, &n);
@@ -420,6 +420,7 @@ static int cmd_remove(int argc, char **argv)
 
 		bs_frontend_key_parse(argv[i], &key);
 		bs_frontend_key_format(&key, name, sizeof(name));
+		cli_note_agent_owned(dp, &key, "is removed");
 		err = bs_dp_remove(dp, &key);
 		if (err) {
 			cli_fail(err, "frontend %s", name);
@@ -531,9 +532,6 @@ static int cmd_set_weights(int argc, char **argv)
 		err = out_json(results);
 		results = NULL;
 	}
-	if (!err)
-		fprintf(stderr, "note: a running bpfsplit-agent writes its own desired state again at its next "
-				"reconcile; change the HTTPRoute to make this last\n");
 out:
 	cJSON_Delete(results);
 	if (have_spec)

@@ -122,7 +122,7 @@ int do_stats(int argc, char **argv)
 		return first;
 	if (first < argc)
 		return cli_usage("stats", "stats: takes no arguments");
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	err = view_frontends_all(dp, &v, &n);

@@ -452,7 +452,7 @@ int do_status(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage("status", "status: takes no arguments (see 'frontend show FRONTEND')");
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	if (window_s > 0) {
@@ -519,7 +519,7 @@ int do_watch(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage("watch", "watch: unexpected argument '%s'", argv[optind]);
-	err = cli_open_pinned(&dp);
+	err = cli_open_pinned_ro(&dp);
 	if (err)
 		return err;
 	t_prev = mono_ns();

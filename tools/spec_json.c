@@ -6,7 +6,6 @@
 #include <string.h>
 #include "spec_json.h"
 
-#define MAX_READY_PER_GROUP (BS_MAGLEV_SIZE / 10) /* the library's limit for an even spread */
 
 /* Fail with a message; every parser below returns through this. */
 #define FAIL(...)                                      \
@@ -114,7 +113,7 @@ static int parse_group(const cJSON *j, struct bs_frontend_spec *spec, __u32 g, c
 	struct bs_group_spec *gs = &spec->groups[g];
 	const cJSON *name, *weight, *backends, *b;
 	char where[160], num[32];
-	__u32 ready = 0, i = 0;
+	__u32 i = 0;
 	int e;
 
 	snprintf(where, sizeof(where), "frontend %s: groups[%u]", fe, g);
@@ -173,11 +172,8 @@ static int parse_group(const cJSON *j, struct bs_frontend_spec *spec, __u32 g, c
 				FAIL("%s: %s already listed as backends[%u]", bwhere, ep, k);
 			}
 		}
-		ready += gs->backends[i].state == BS_BACKEND_READY;
 		i++;
 	}
-	if (ready > MAX_READY_PER_GROUP)
-		FAIL("%s.backends: %u ready backends, at most %d", where, ready, MAX_READY_PER_GROUP);
 	return 0;
 }
 
@@ -236,7 +232,12 @@ int bs_spec_from_json(const cJSON *obj, const char *where, struct bs_frontend_sp
 		}
 		i++;
 	}
-	return 0;
+	/* Then the library's own check: what the data path would refuse, refused here
+	 * (--dry-run, unit tests and the writer agree). */
+	e = bs_spec_validate(spec, err, err_len);
+	if (e)
+		bs_frontend_spec_free(spec);
+	return e;
 }
 
 /* "line 3, column 7" of the byte at pos. */

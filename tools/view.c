@@ -1,85 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* Building the CLI's view of frontends. bs_dp_read gives the spec; the ids it does not
- * give are read from the control-plane metadata maps (bs_frontends, bs_groups,
- * bs_members) through bs_dp_map_fd. */
+/* Building the CLI's view of frontends, through the library only: bs_dp_read on a
+ * read-only handle reads the maps (ids included), the counters come beside them. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <bpf/bpf.h>
 #include <uthash.h>
 #include "view.h"
-
-struct members {
-	struct bs_member_key *keys;
-	size_t n;
-};
-
-/* Every bs_members key (frontend id, backend id, group). */
-static int members_load(struct bs_dp *dp, struct members *m)
-{
-	int fd = bs_dp_map_fd(dp, "bs_members");
-	struct bs_member_key key, next, *prev = NULL;
-	size_t cap = 0;
-
-	m->keys = NULL;
-	m->n = 0;
-	if (fd < 0)
-		return fd;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		if (m->n == cap) {
-			size_t ncap = cap ? 2 * cap : 64;
-			void *grown = realloc(m->keys, ncap * sizeof(*m->keys));
-
-			if (!grown) {
-				free(m->keys);
-				m->keys = NULL;
-				return -ENOMEM;
-			}
-			m->keys = grown;
-			cap = ncap;
-		}
-		key = next;
-		prev = &key;
-		m->keys[m->n++] = key;
-	}
-	return 0;
-}
-
-/* The backends bs_members lists for group g of frontend fe_id, with their addresses. */
-static int group_members(struct bs_dp *dp, const struct members *m, __u32 fe_id, __u32 g, struct bs_backend **be,
-			 __u32 **ids, size_t *n)
-{
-	size_t k = 0;
-
-	*be = calloc(m->n ? m->n : 1, sizeof(**be));
-	*ids = calloc(m->n ? m->n : 1, sizeof(**ids));
-	if (!*be || !*ids) {
-		free(*be);
-		free(*ids);
-		*be = NULL;
-		*ids = NULL;
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < m->n; i++) {
-		if (m->keys[i].frontend_id != fe_id || m->keys[i].group != g)
-			continue;
-		if (bs_dp_backend(dp, m->keys[i].backend_id, &(*be)[k]))
-			continue;
-		(*ids)[k++] = m->keys[i].backend_id;
-	}
-	*n = k;
-	return 0;
-}
-
-static __u32 backend_id_of(const struct bs_backend *be, const __u32 *ids, size_t n, const struct bs_backend_spec *b)
-{
-	for (size_t i = 0; i < n; i++)
-		if (be[i].family == b->family && be[i].port == b->port && !memcmp(be[i].addr, b->addr, sizeof(b->addr)))
-			return ids[i];
-	return BS_ID_NONE;
-}
 
 /* Backends in address order, so that every listing is stable. */
 static int backend_cmp(const void *pa, const void *pb)
@@ -95,11 +23,9 @@ static int backend_cmp(const void *pa, const void *pb)
 	return ntohs(a->spec.port) < ntohs(b->spec.port) ? -1 : ntohs(a->spec.port) > ntohs(b->spec.port);
 }
 
-static int build(struct bs_dp *dp, const struct members *m, const struct bs_frontend_key *key,
-		 struct view_frontend *v)
+static int build(struct bs_dp *dp, const struct bs_frontend_key *key, struct view_frontend *v)
 {
 	struct bs_frontend_spec spec;
-	int fe_fd = bs_dp_map_fd(dp, "bs_frontends"), groups_fd = bs_dp_map_fd(dp, "bs_groups");
 	int err;
 
 	memset(v, 0, sizeof(*v));
@@ -108,12 +34,9 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 		return err;
 	v->key = *key;
 	bs_frontend_key_format(key, v->name, sizeof(v->name));
-	if (fe_fd >= 0 && bpf_map_lookup_elem(fe_fd, key, &v->fe)) {
-		err = errno == ENOENT ? -ENOENT : -errno;
-		goto out;
-	}
+	v->fe.id = spec.id;
+	v->split_id = spec.split_id;
 	v->affinity = spec.affinity;
-	bs_dp_frontend_split(dp, v->fe.id, &v->split_id);
 	bs_dp_frontend_counters(dp, v->fe.id, &v->counters);
 	v->has_info = !bs_dp_get_info(dp, v->fe.id, &v->info);
 	if (v->has_info) { /* NUL-terminate whatever a writer left */
@@ -125,20 +48,14 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 	for (__u32 g = 0; g < spec.n_groups; g++) {
 		const struct bs_group_spec *gs = &spec.groups[g];
 		struct view_group *vg = &v->groups[g];
-		struct bs_group_key gk = { v->fe.id, g };
-		struct bs_backend *be = NULL;
-		struct bs_group_info gi;
-		__u32 *ids = NULL;
-		size_t n_be = 0;
 
 		memcpy(vg->name, gs->name, sizeof(vg->name));
 		vg->weight = gs->weight;
+		vg->table_id = gs->table_id;
 		v->weight_sum += gs->weight;
-		if (groups_fd >= 0 && !bpf_map_lookup_elem(groups_fd, &gk, &gi))
-			vg->table_id = gi.table_id;
 		view_health_read(dp, v->fe.id, g, BS_ID_NONE, &vg->health);
 		vg->backends = calloc(gs->n_backends ? gs->n_backends : 1, sizeof(*vg->backends));
-		if (!vg->backends || group_members(dp, m, v->fe.id, g, &be, &ids, &n_be)) {
+		if (!vg->backends) {
 			err = -ENOMEM;
 			goto out;
 		}
@@ -147,7 +64,7 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 			struct view_backend *vb = &vg->backends[i];
 
 			vb->spec = gs->backends[i];
-			vb->id = backend_id_of(be, ids, n_be, &vb->spec);
+			vb->id = gs->backends[i].id;
 			if (vb->id) {
 				bs_dp_backend_counters(dp, vb->id, &vb->counters);
 				view_health_read(dp, v->fe.id, g, vb->id, &vb->health);
@@ -155,8 +72,6 @@ static int build(struct bs_dp *dp, const struct members *m, const struct bs_fron
 			vg->n_ready += vb->spec.state == BS_BACKEND_READY;
 		}
 		qsort(vg->backends, vg->n_backends, sizeof(*vg->backends), backend_cmp);
-		free(be);
-		free(ids);
 	}
 out:
 	bs_frontend_spec_free(&spec);
@@ -167,13 +82,7 @@ out:
 
 int view_frontend_read(struct bs_dp *dp, const struct bs_frontend_key *key, struct view_frontend *v)
 {
-	struct members m;
-	int err = members_load(dp, &m);
-
-	if (!err)
-		err = build(dp, &m, key, v);
-	free(m.keys);
-	return err;
+	return build(dp, key, v);
 }
 
 void view_frontend_free(struct view_frontend *v)
@@ -243,7 +152,6 @@ int view_frontend_keys(struct bs_dp *dp, struct bs_frontend_key **keys, size_t *
 int view_frontends_all(struct bs_dp *dp, struct view_frontend **out, size_t *n)
 {
 	struct keys ks = {};
-	struct members m = {};
 	struct view_frontend *v = NULL;
 	size_t got = 0;
 	int err;
@@ -251,7 +159,6 @@ int view_frontends_all(struct bs_dp *dp, struct view_frontend **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	err = view_frontend_keys(dp, &ks.k, &ks.n);
-	err = err ?: members_load(dp, &m);
 	if (err)
 		goto out;
 	v = calloc(ks.n ? ks.n : 1, sizeof(*v));
@@ -260,7 +167,7 @@ int view_frontends_all(struct bs_dp *dp, struct view_frontend **out, size_t *n)
 		goto out;
 	}
 	for (size_t i = 0; i < ks.n; i++) {
-		err = build(dp, &m, &ks.k[i], &v[got]);
+		err = build(dp, &ks.k[i], &v[got]);
 		if (err == -ENOENT) { /* removed since the listing */
 			err = 0;
 			continue;
@@ -275,7 +182,6 @@ int view_frontends_all(struct bs_dp *dp, struct view_frontend **out, size_t *n)
 out:
 	view_frontends_free(v, got);
 	free(ks.k);
-	free(m.keys);
 	return err;
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* Parse context: what to name in messages, and where to write them. */
 struct pctx {
@@ -311,9 +312,30 @@ static void lower(char *dst, size_t cap, const char *src)
 	dst[i] = '\0';
 }
 
+/* "2026-09-01T09:00:03Z" (fractions and offsets accepted) -> seconds since the epoch. */
+static int rfc3339_parse(const char *s, int64_t *out)
+{
+	struct tm tm = { 0 };
+	const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	long off = 0;
+
+	if (!rest)
+		return -EINVAL;
+	if (*rest == '.')
+		for (rest++; isdigit((unsigned char)*rest); rest++)
+			;
+	if ((*rest == '+' || *rest == '-') && strlen(rest) == 6 && rest[3] == ':')
+		off = (rest[0] == '-' ? -1 : 1) * (atol(rest + 1) * 3600 + atol(rest + 4) * 60);
+	else if (strcmp(rest, "Z") && strcmp(rest, "z"))
+		return -EINVAL;
+	*out = (int64_t)timegm(&tm) - off;
+	return 0;
+}
+
 static int meta_parse(struct pctx *c, const cJSON *obj, const char *kind, struct k8s_meta *m)
 {
 	const cJSON *md, *k;
+	char ts[64];
 	bool present;
 	int rc;
 
@@ -344,6 +366,11 @@ static int meta_parse(struct pctx *c, const cJSON *obj, const char *kind, struct
 		     sizeof(m->resource_version), OPT, NULL);
 	if (rc)
 		return rc;
+	rc = get_str(c, md, "metadata", "creationTimestamp", ts, sizeof(ts), OPT, NULL);
+	if (rc)
+		return rc;
+	if (ts[0] && rfc3339_parse(ts, &m->created))
+		return fail(c, "metadata.creationTimestamp \"%s\": want RFC 3339 time", ts);
 	return get_int(c, md, "metadata", "generation", 0, INT64_MAX / 2, &present, &m->generation);
 }
 
@@ -398,6 +425,31 @@ static int parent_ref_parse(struct pctx *c, const cJSON *o, const char *path, co
 	return get_port(c, o, path, "port", OPT, &p->port);
 }
 
+/* The K8S_RULE_D_* bits of a filters array (rule or backendRef). */
+static unsigned int filter_details(const cJSON *filters)
+{
+	static const struct { const char *type; unsigned int bit; } known[] = {
+		{ "RequestHeaderModifier", K8S_RULE_D_HEADER_MOD }, { "ResponseHeaderModifier", K8S_RULE_D_HEADER_MOD },
+		{ "RequestMirror", K8S_RULE_D_MIRROR },             { "URLRewrite", K8S_RULE_D_REWRITE },
+		{ "RequestRedirect", K8S_RULE_D_REDIRECT },
+	};
+	const cJSON *f;
+	unsigned int bits = 0;
+
+	if (!cJSON_IsArray(filters))
+		return 0;
+	cJSON_ArrayForEach(f, filters) {
+		const cJSON *t = field(f, "type");
+		unsigned int bit = K8S_RULE_D_FILTER_OTHER;
+
+		for (size_t i = 0; cJSON_IsString(t) && i < sizeof(known) / sizeof(known[0]); i++)
+			if (!strcmp(t->valuestring, known[i].type))
+				bit = known[i].bit;
+		bits |= bit;
+	}
+	return bits;
+}
+
 static int backend_ref_parse(struct pctx *c, const cJSON *o, const char *path, const char *route_ns,
 			     struct k8s_backend_ref *b)
 {
@@ -415,7 +467,7 @@ static int backend_ref_parse(struct pctx *c, const cJSON *o, const char *path, c
 		return rc;
 	/* The CRD defaults weight to 1; hand-written manifests may omit it. */
 	b->weight = present ? (uint32_t)w : 1;
-	b->has_filters = nonempty(field(o, "filters"));
+	b->filter_details = filter_details(field(o, "filters"));
 	return 0;
 }
 
@@ -439,6 +491,8 @@ static int match_flags(struct pctx *c, const cJSON *m, const char *path, unsigne
 	}
 	if (nonempty(field(m, "headers")))
 		*flags |= K8S_RULE_L7_HEADERS;
+	if (nonempty(field(m, "method")) && cJSON_IsObject(field(m, "method")))
+		*flags |= K8S_RULE_L7_METHOD; /* gRPC service/method */
 	if (nonempty(field(m, "queryParams")))
 		*flags |= K8S_RULE_L7_QUERY;
 	if (nonempty(field(m, "method")))
@@ -466,11 +520,13 @@ static int rule_parse(struct pctx *c, const cJSON *o, const char *path, const ch
 		if ((rc = match_flags(c, it, p, &r->l7_flags)))
 			return rc;
 	}
-	if (nonempty(field(o, "filters")))
-		r->l7_flags |= K8S_RULE_L7_FILTERS;
-	if (nonempty(field(o, "timeouts")) || nonempty(field(o, "retry")) ||
-	    nonempty(field(o, "sessionPersistence")))
-		r->l7_flags |= K8S_RULE_L7_OTHER;
+	r->l7_details = filter_details(field(o, "filters"));
+	if (nonempty(field(o, "timeouts")))
+		r->l7_details |= K8S_RULE_D_TIMEOUTS;
+	if (nonempty(field(o, "retry")))
+		r->l7_details |= K8S_RULE_D_RETRY;
+	if (nonempty(field(o, "sessionPersistence")))
+		r->l7_details |= K8S_RULE_D_SESSION;
 
 	if ((rc = get_arr(c, o, path, "backendRefs", &arr, &n)) ||
 	    (rc = ALLOC_N(c, r->backends, n)))
@@ -480,8 +536,7 @@ static int rule_parse(struct pctx *c, const cJSON *o, const char *path, const ch
 		pathf(p, sizeof(p), "%s.backendRefs[%zu]", path, i);
 		if ((rc = backend_ref_parse(c, it, p, route_ns, &r->backends[i])))
 			return rc;
-		if (r->backends[i].has_filters)
-			r->l7_flags |= K8S_RULE_L7_FILTERS;
+		r->l7_details |= r->backends[i].filter_details;
 		r->n_backends = ++i;
 	}
 	return 0;
@@ -522,19 +577,59 @@ static int route_annotations(struct pctx *c, const cJSON *obj, struct k8s_httpro
 	return 0;
 }
 
+static const char *const route_types[] = {
+	[K8S_ROUTE_HTTP] = "HTTPRoute", [K8S_ROUTE_GRPC] = "GRPCRoute",
+	[K8S_ROUTE_TCP] = "TCPRoute",   [K8S_ROUTE_TLS] = "TLSRoute",
+};
+static const char *const route_lower[] = {
+	[K8S_ROUTE_HTTP] = "httproute", [K8S_ROUTE_GRPC] = "grpcroute",
+	[K8S_ROUTE_TCP] = "tcproute",   [K8S_ROUTE_TLS] = "tlsroute",
+};
+
+const char *k8s_route_kind_type(enum k8s_route_kind kind)
+{
+	return (unsigned)kind <= K8S_ROUTE_TLS ? route_types[kind] : "?";
+}
+
 int k8s_httproute_parse(const cJSON *obj, struct k8s_httproute *r, char *err, size_t errlen)
 {
-	struct pctx c = { "httproute", NULL, err, errlen };
+	return k8s_route_parse(obj, K8S_ROUTE_HTTP, r, err, errlen);
+}
+
+int k8s_route_parse(const cJSON *obj, enum k8s_route_kind kind, struct k8s_httproute *r, char *err, size_t errlen)
+{
+	struct pctx c = { (unsigned)kind <= K8S_ROUTE_TLS ? route_lower[kind] : "route", NULL, err, errlen };
 	const cJSON *spec, *status, *arr, *it;
 	char p[PATH_MAX_LEN];
 	size_t n, i;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if ((rc = meta_parse(&c, obj, "HTTPRoute", &r->meta)) ||
+	if ((unsigned)kind > K8S_ROUTE_TLS)
+		return -EINVAL;
+	r->kind = kind;
+	if ((rc = meta_parse(&c, obj, route_types[kind], &r->meta)) ||
 	    (rc = route_annotations(&c, obj, r)) ||
 	    (rc = get_obj(&c, obj, "", "spec", REQ, &spec)))
 		goto out;
+
+	if ((rc = get_arr(&c, spec, "", "hostnames", &arr, &n)))
+		goto out;
+	if (n > K8S_MAX_HOSTNAMES) {
+		rc = fail(&c, "hostnames: %zu entries, at most %d", n, K8S_MAX_HOSTNAMES);
+		goto out;
+	}
+	if ((rc = ALLOC_N(&c, r->hostnames, n)))
+		goto out;
+	i = 0;
+	cJSON_ArrayForEach(it, arr) {
+		if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) >= K8S_ADDR_MAX) {
+			rc = fail(&c, "hostnames[%zu]: want a host name of 1..253 bytes", i);
+			goto out;
+		}
+		lower(r->hostnames[i], K8S_ADDR_MAX, it->valuestring);
+		r->n_hostnames = ++i;
+	}
 
 	if ((rc = get_arr(&c, spec, "", "parentRefs", &arr, &n)) ||
 	    (rc = ALLOC_N(&c, r->parents, n)))
@@ -598,10 +693,163 @@ void k8s_httproute_free(struct k8s_httproute *r)
 	free(r->status_parents);
 	free(r->frontends);
 	free(r->frontends_raw);
+	free(r->hostnames);
 	memset(r, 0, sizeof(*r));
 }
 
+/* ---- label selectors ---- */
+
+static int selector_parse(struct pctx *c, const cJSON *o, const char *path, struct k8s_selector *sel)
+{
+	const cJSON *ml, *me, *it, *v;
+	char p[PATH_MAX_LEN], op[K8S_SHORT_MAX];
+	size_t n_ml = 0, n_me = 0, i = 0;
+	int rc;
+
+	ml = field(o, "matchLabels");
+	if (ml && !cJSON_IsObject(ml))
+		return fail(c, "%s.matchLabels: want object, got %s", path, type_name(ml));
+	n_ml = ml ? (size_t)cJSON_GetArraySize(ml) : 0;
+	if ((rc = get_arr(c, o, path, "matchExpressions", &me, &n_me)) || (rc = ALLOC_N(c, sel->reqs, n_ml + n_me)))
+		return rc;
+	cJSON_ArrayForEach(it, ml) {
+		struct k8s_selector_req *q = &sel->reqs[i];
+
+		if (!cJSON_IsString(it) || strlen(it->string) >= sizeof(q->key) ||
+		    strlen(it->valuestring) >= K8S_LABEL_VALUE_MAX)
+			return fail(c, "%s.matchLabels[%s]: want a label value", path, it->string);
+		snprintf(q->key, sizeof(q->key), "%s", it->string);
+		q->op = K8S_SEL_IN;
+		if ((rc = ALLOC_N(c, q->values, 1)))
+			return rc;
+		snprintf(q->values[0], K8S_LABEL_VALUE_MAX, "%s", it->valuestring);
+		q->n_values = 1;
+		sel->n_reqs = ++i;
+	}
+	cJSON_ArrayForEach(it, me) {
+		struct k8s_selector_req *q = &sel->reqs[i];
+		const cJSON *vals;
+		size_t nv, j = 0;
+
+		pathf(p, sizeof(p), "%s.matchExpressions[%zu]", path, i - n_ml);
+		if ((rc = want_item_obj(c, it, p)) || (rc = get_str(c, it, p, "key", q->key, sizeof(q->key), REQ, NULL)) ||
+		    (rc = get_str(c, it, p, "operator", op, sizeof(op), REQ, NULL)) ||
+		    (rc = get_arr(c, it, p, "values", &vals, &nv)) || (rc = ALLOC_N(c, q->values, nv)))
+			return rc;
+		sel->n_reqs = ++i;
+		if (!strcmp(op, "In"))
+			q->op = K8S_SEL_IN;
+		else if (!strcmp(op, "NotIn"))
+			q->op = K8S_SEL_NOT_IN;
+		else if (!strcmp(op, "Exists"))
+			q->op = K8S_SEL_EXISTS;
+		else if (!strcmp(op, "DoesNotExist"))
+			q->op = K8S_SEL_DOES_NOT_EXIST;
+		else
+			return fail(c, "%s.operator \"%s\": want In, NotIn, Exists or DoesNotExist", p, op);
+		cJSON_ArrayForEach(v, vals) {
+			if (!cJSON_IsString(v) || strlen(v->valuestring) >= K8S_LABEL_VALUE_MAX)
+				return fail(c, "%s.values[%zu]: want a label value", p, j);
+			snprintf(q->values[j], K8S_LABEL_VALUE_MAX, "%s", v->valuestring);
+			q->n_values = ++j;
+		}
+	}
+	return 0;
+}
+
+static void selector_free(struct k8s_selector *sel)
+{
+	for (size_t i = 0; i < sel->n_reqs; i++)
+		free(sel->reqs[i].values);
+	free(sel->reqs);
+	memset(sel, 0, sizeof(*sel));
+}
+
+bool k8s_selector_matches(const struct k8s_selector *sel, const struct k8s_label *labels, size_t n_labels)
+{
+	for (size_t i = 0; i < sel->n_reqs; i++) {
+		const struct k8s_selector_req *q = &sel->reqs[i];
+		const char *val = NULL;
+		bool in = false;
+
+		for (size_t l = 0; l < n_labels && !val; l++)
+			if (!strcmp(labels[l].key, q->key))
+				val = labels[l].value;
+		for (size_t v = 0; val && v < q->n_values && !in; v++)
+			in = !strcmp(q->values[v], val);
+		if ((q->op == K8S_SEL_IN && !in) || (q->op == K8S_SEL_NOT_IN && in) || (q->op == K8S_SEL_EXISTS && !val) ||
+		    (q->op == K8S_SEL_DOES_NOT_EXIST && val))
+			return false;
+	}
+	return true;
+}
+
 /* ---- Gateway ---- */
+
+/* tls, allowedRoutes and hostname of a listener. */
+static int listener_extra_parse(struct pctx *c, const cJSON *it, const char *path, struct k8s_listener *l)
+{
+	const cJSON *tls, *ar, *nsobj, *kinds, *sel, *k;
+	char p[PATH_MAX_LEN], q[PATH_MAX_LEN], mode[K8S_SHORT_MAX], from[K8S_SHORT_MAX], host[K8S_ADDR_MAX];
+	size_t nk, i = 0;
+	int rc;
+
+	if ((rc = get_str(c, it, path, "hostname", host, sizeof(host), OPT, NULL)) ||
+	    (rc = get_obj(c, it, path, "tls", OPT, &tls)))
+		return rc;
+	lower(l->hostname, sizeof(l->hostname), host);
+	if (tls) {
+		join(p, sizeof(p), path, "tls");
+		if ((rc = get_str(c, tls, p, "mode", mode, sizeof(mode), OPT, "Terminate")))
+			return rc;
+		if (!strcmp(mode, "Terminate"))
+			l->tls_mode = K8S_TLS_TERMINATE;
+		else if (!strcmp(mode, "Passthrough"))
+			l->tls_mode = K8S_TLS_PASSTHROUGH;
+		else
+			return fail(c, "%s.mode \"%s\": want Terminate or Passthrough", p, mode);
+	} else if (!strcmp(l->protocol, "HTTPS") || !strcmp(l->protocol, "TLS")) {
+		l->tls_mode = K8S_TLS_TERMINATE; /* the API's default */
+	}
+	if ((rc = get_obj(c, it, path, "allowedRoutes", OPT, &ar)))
+		return rc;
+	join(p, sizeof(p), path, "allowedRoutes");
+	if ((rc = get_obj(c, ar, p, "namespaces", OPT, &nsobj)))
+		return rc;
+	join(q, sizeof(q), p, "namespaces");
+	if ((rc = get_str(c, nsobj, q, "from", from, sizeof(from), OPT, "Same")) ||
+	    (rc = get_obj(c, nsobj, q, "selector", OPT, &sel)))
+		return rc;
+	if (!strcmp(from, "Same"))
+		l->from = K8S_FROM_SAME;
+	else if (!strcmp(from, "All"))
+		l->from = K8S_FROM_ALL;
+	else if (!strcmp(from, "Selector"))
+		l->from = K8S_FROM_SELECTOR;
+	else
+		return fail(c, "%s.from \"%s\": want Same, All or Selector", q, from);
+	if (l->from == K8S_FROM_SELECTOR) {
+		if (!sel)
+			return fail(c, "%s.selector missing (from: Selector)", q);
+		join(q, sizeof(q), q, "selector");
+		if ((rc = selector_parse(c, sel, q, &l->selector)))
+			return rc;
+	}
+	if ((rc = get_arr(c, ar, p, "kinds", &kinds, &nk)))
+		return rc;
+	if (nk > K8S_MAX_ALLOWED_KINDS)
+		return fail(c, "%s.kinds: %zu entries, at most %d", p, nk, K8S_MAX_ALLOWED_KINDS);
+	cJSON_ArrayForEach(k, kinds) {
+		pathf(q, sizeof(q), "%s.kinds[%zu]", p, i);
+		if ((rc = want_item_obj(c, k, q)) ||
+		    (rc = get_str(c, k, q, "group", l->kinds[i].group, sizeof(l->kinds[i].group), OPT,
+				  "gateway.networking.k8s.io")) ||
+		    (rc = get_str(c, k, q, "kind", l->kinds[i].kind, sizeof(l->kinds[i].kind), REQ, NULL)))
+			return rc;
+		l->n_kinds = ++i;
+	}
+	return 0;
+}
 
 int k8s_gateway_parse(const cJSON *obj, struct k8s_gateway *g, char *err, size_t errlen)
 {
@@ -629,6 +877,8 @@ int k8s_gateway_parse(const cJSON *obj, struct k8s_gateway *g, char *err, size_t
 		    (rc = get_str(&c, it, p, "protocol", l->protocol, sizeof(l->protocol), REQ, NULL)))
 			goto out;
 		g->n_listeners = ++i;
+		if ((rc = listener_extra_parse(&c, it, p, l)))
+			goto out;
 	}
 
 	if ((rc = get_obj(&c, obj, "", "status", OPT, &status)) ||
@@ -660,8 +910,120 @@ void k8s_gateway_free(struct k8s_gateway *g)
 {
 	if (!g)
 		return;
+	for (size_t i = 0; i < g->n_listeners; i++)
+		selector_free(&g->listeners[i].selector);
 	free(g->listeners);
 	free(g->addresses);
+	memset(g, 0, sizeof(*g));
+}
+
+/* ---- Namespace ---- */
+
+#define K8S_LABEL_NS_NAME "kubernetes.io/metadata.name"
+
+int k8s_namespace_parse(const cJSON *obj, struct k8s_namespace *ns, char *err, size_t errlen)
+{
+	struct pctx c = { "namespace", NULL, err, errlen };
+	const cJSON *labels, *it;
+	size_t n = 0, i = 0;
+	bool has_name = false;
+	int rc;
+
+	memset(ns, 0, sizeof(*ns));
+	if ((rc = meta_parse(&c, obj, "Namespace", &ns->meta)))
+		goto out;
+	labels = field(field(obj, "metadata"), "labels");
+	if (labels && !cJSON_IsObject(labels)) {
+		rc = fail(&c, "metadata.labels: want object, got %s", type_name(labels));
+		goto out;
+	}
+	n = labels ? (size_t)cJSON_GetArraySize(labels) : 0;
+	if ((rc = ALLOC_N(&c, ns->labels, n + 1)))
+		goto out;
+	cJSON_ArrayForEach(it, labels) {
+		if (!cJSON_IsString(it) || strlen(it->string) >= K8S_LABEL_MAX ||
+		    strlen(it->valuestring) >= K8S_LABEL_VALUE_MAX) {
+			rc = fail(&c, "metadata.labels[%s]: want a label value", it->string);
+			goto out;
+		}
+		snprintf(ns->labels[i].key, K8S_LABEL_MAX, "%s", it->string);
+		snprintf(ns->labels[i].value, K8S_LABEL_VALUE_MAX, "%s", it->valuestring);
+		has_name |= !strcmp(it->string, K8S_LABEL_NS_NAME);
+		ns->n_labels = ++i;
+	}
+	/* The API server sets it on every namespace (immutable). */
+	if (!has_name) {
+		snprintf(ns->labels[i].key, K8S_LABEL_MAX, "%s", K8S_LABEL_NS_NAME);
+		memcpy(ns->labels[i].value, ns->meta.name, strnlen(ns->meta.name, K8S_LABEL_VALUE_MAX - 1));
+		ns->n_labels = ++i;
+	}
+out:
+	if (rc)
+		k8s_namespace_free(ns);
+	return rc;
+}
+
+void k8s_namespace_free(struct k8s_namespace *ns)
+{
+	if (!ns)
+		return;
+	free(ns->labels);
+	memset(ns, 0, sizeof(*ns));
+}
+
+/* ---- ReferenceGrant ---- */
+
+int k8s_refgrant_parse(const cJSON *obj, struct k8s_refgrant *g, char *err, size_t errlen)
+{
+	struct pctx c = { "referencegrant", NULL, err, errlen };
+	const cJSON *spec, *arr, *it;
+	char p[PATH_MAX_LEN];
+	size_t n, i;
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	if ((rc = meta_parse(&c, obj, "ReferenceGrant", &g->meta)) ||
+	    (rc = get_obj(&c, obj, "", "spec", REQ, &spec)) ||
+	    (rc = get_arr(&c, spec, "", "from", &arr, &n)) || (rc = ALLOC_N(&c, g->from, n)))
+		goto out;
+	i = 0;
+	cJSON_ArrayForEach(it, arr) {
+		struct k8s_grant_from *f = &g->from[i];
+
+		pathf(p, sizeof(p), "from[%zu]", i);
+		if ((rc = want_item_obj(&c, it, p)) ||
+		    (rc = get_str(&c, it, p, "group", f->group, sizeof(f->group), OPT, NULL)) ||
+		    (rc = get_str(&c, it, p, "kind", f->kind, sizeof(f->kind), REQ, NULL)) ||
+		    (rc = get_str(&c, it, p, "namespace", f->ns, sizeof(f->ns), REQ, NULL)))
+			goto out;
+		g->n_from = ++i;
+	}
+	if ((rc = get_arr(&c, spec, "", "to", &arr, &n)) || (rc = ALLOC_N(&c, g->to, n)))
+		goto out;
+	i = 0;
+	cJSON_ArrayForEach(it, arr) {
+		struct k8s_grant_to *t = &g->to[i];
+
+		pathf(p, sizeof(p), "to[%zu]", i);
+		if ((rc = want_item_obj(&c, it, p)) ||
+		    (rc = get_str(&c, it, p, "group", t->group, sizeof(t->group), OPT, NULL)) ||
+		    (rc = get_str(&c, it, p, "kind", t->kind, sizeof(t->kind), REQ, NULL)) ||
+		    (rc = get_str(&c, it, p, "name", t->name, sizeof(t->name), OPT, NULL)))
+			goto out;
+		g->n_to = ++i;
+	}
+out:
+	if (rc)
+		k8s_refgrant_free(g);
+	return rc;
+}
+
+void k8s_refgrant_free(struct k8s_refgrant *g)
+{
+	if (!g)
+		return;
+	free(g->from);
+	free(g->to);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -782,10 +1144,20 @@ static int rollout_weight_parse(struct pctx *c, const cJSON *weights, const char
 
 static int rollout_plugin_parse(struct pctx *c, const cJSON *canary, struct k8s_rollout *ro)
 {
+	/* The plugin's keys for each route kind it drives: one name, or a list of {name}. */
+	static const struct {
+		const char *one, *many;
+		enum k8s_route_kind kind;
+	} keys[] = {
+		{ "httpRoute", "httpRoutes", K8S_ROUTE_HTTP },
+		{ "grpcRoute", "grpcRoutes", K8S_ROUTE_GRPC },
+		{ "tcpRoute", "tcpRoutes", K8S_ROUTE_TCP },
+		{ "tlsRoute", "tlsRoutes", K8S_ROUTE_TLS },
+	};
 	const char *base = "strategy.canary.trafficRouting.plugins";
 	char p[PATH_MAX_LEN], ip[PATH_MAX_LEN];
 	const cJSON *tr, *plugins, *gw, *arr, *it;
-	size_t n, i;
+	size_t n, i, total = 0;
 	int rc;
 
 	if ((rc = get_obj(c, canary, "strategy.canary", "trafficRouting", OPT, &tr)) ||
@@ -796,26 +1168,32 @@ static int rollout_plugin_parse(struct pctx *c, const cJSON *canary, struct k8s_
 		return 0;
 	pathf(p, sizeof(p), "%s[\"%s\"]", base, K8S_ARGO_GATEWAY_PLUGIN);
 	if ((rc = want_item_obj(c, gw, p)) ||
-	    (rc = get_str(c, gw, p, "namespace", ro->route_ns, sizeof(ro->route_ns), OPT, ro->meta.ns)) ||
-	    (rc = get_arr(c, gw, p, "httpRoutes", &arr, &n)))
+	    (rc = get_str(c, gw, p, "namespace", ro->route_ns, sizeof(ro->route_ns), OPT, ro->meta.ns)))
 		return rc;
 	ro->has_gateway_plugin = true;
-	if (field(gw, "httpRoute"))
-		n++;
-	if ((rc = ALLOC_N(c, ro->routes, n)))
-		return rc;
-	if (field(gw, "httpRoute")) {
-		if ((rc = get_str(c, gw, p, "httpRoute", ro->routes[0], sizeof(ro->routes[0]), REQ, NULL)))
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if ((rc = get_arr(c, gw, p, keys[k].many, &arr, &n)))
 			return rc;
-		ro->n_routes = 1;
+		total += n + (field(gw, keys[k].one) != NULL);
 	}
-	i = 0;
-	cJSON_ArrayForEach(it, arr) {
-		pathf(ip, sizeof(ip), "%s.httpRoutes[%zu]", p, i++);
-		if ((rc = want_item_obj(c, it, ip)) ||
-		    (rc = get_str(c, it, ip, "name", ro->routes[ro->n_routes], sizeof(ro->routes[0]), REQ, NULL)))
-			return rc;
-		ro->n_routes++;
+	if ((rc = ALLOC_N(c, ro->routes, total)) || (rc = ALLOC_N(c, ro->route_kinds, total)))
+		return rc;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if (field(gw, keys[k].one)) {
+			if ((rc = get_str(c, gw, p, keys[k].one, ro->routes[ro->n_routes], sizeof(ro->routes[0]), REQ,
+					  NULL)))
+				return rc;
+			ro->route_kinds[ro->n_routes++] = keys[k].kind;
+		}
+		get_arr(c, gw, p, keys[k].many, &arr, &n);
+		i = 0;
+		cJSON_ArrayForEach(it, arr) {
+			pathf(ip, sizeof(ip), "%s.%s[%zu]", p, keys[k].many, i++);
+			if ((rc = want_item_obj(c, it, ip)) ||
+			    (rc = get_str(c, it, ip, "name", ro->routes[ro->n_routes], sizeof(ro->routes[0]), REQ, NULL)))
+				return rc;
+			ro->route_kinds[ro->n_routes++] = keys[k].kind;
+		}
 	}
 	return 0;
 }
@@ -896,6 +1274,7 @@ void k8s_rollout_free(struct k8s_rollout *ro)
 		return;
 	free(ro->steps);
 	free(ro->routes);
+	free(ro->route_kinds);
 	memset(ro, 0, sizeof(*ro));
 }
 

@@ -69,6 +69,7 @@ struct k8s_meta {
 	char uid[K8S_UID_MAX];
 	char resource_version[K8S_RV_MAX]; /* opaque: compare for equality only */
 	int64_t generation;       /* 0 when absent (built-in types without it) */
+	int64_t created;          /* creationTimestamp, seconds since the epoch; 0 when absent */
 };
 
 /* The API server's Status object (error bodies, watch ERROR events). */
@@ -103,24 +104,37 @@ struct k8s_backend_ref {
 	char name[K8S_NAME_MAX];
 	uint16_t port;                /* 0 when absent (the reconciler reports it for Services) */
 	uint32_t weight;              /* 0..K8S_WEIGHT_MAX, default 1 */
-	bool has_filters;             /* backendRefs[].filters: L4 cannot honour them */
+	unsigned int filter_details;  /* backendRefs[].filters, as K8S_RULE_D_* bits */
 };
 
-/* Why a rule cannot be honoured at L4 (bits of k8s_rule.l7_flags). */
+/* Why a rule selects only part of the traffic (bits of k8s_rule.l7_flags): L4 cannot
+ * honour such a rule at all. */
 enum k8s_rule_l7_flags {
 	K8S_RULE_L7_PATH = 1 << 0,    /* a path other than PathPrefix "/" */
-	K8S_RULE_L7_HEADERS = 1 << 1,
+	K8S_RULE_L7_HEADERS = 1 << 1, /* HTTP or gRPC header matches */
 	K8S_RULE_L7_QUERY = 1 << 2,
-	K8S_RULE_L7_METHOD = 1 << 3,
-	K8S_RULE_L7_FILTERS = 1 << 4, /* rule or backendRef filters */
-	K8S_RULE_L7_OTHER = 1 << 5,   /* timeouts, retry: per-request behaviour */
+	K8S_RULE_L7_METHOD = 1 << 3,  /* HTTP method or gRPC service/method matches */
+};
+
+/* Per-request details of a rule that L4 cannot enforce but that do not change which
+ * traffic the rule takes (bits of k8s_rule.l7_details): its weights still apply. */
+enum k8s_rule_l7_details {
+	K8S_RULE_D_TIMEOUTS = 1 << 0,
+	K8S_RULE_D_RETRY = 1 << 1,
+	K8S_RULE_D_SESSION = 1 << 2,  /* sessionPersistence */
+	K8S_RULE_D_HEADER_MOD = 1 << 3, /* Request/ResponseHeaderModifier filters */
+	K8S_RULE_D_MIRROR = 1 << 4,   /* RequestMirror filters */
+	K8S_RULE_D_REWRITE = 1 << 5,  /* URLRewrite filters */
+	K8S_RULE_D_REDIRECT = 1 << 6, /* RequestRedirect filters */
+	K8S_RULE_D_FILTER_OTHER = 1 << 7, /* ExtensionRef, CORS, other filters */
 };
 
 struct k8s_rule {
 	char name[K8S_SECTION_MAX];   /* "" when absent */
 	struct k8s_backend_ref *backends;
 	size_t n_backends;
-	unsigned int l7_flags;        /* 0: every match is "all traffic", no filters */
+	unsigned int l7_flags;        /* 0: every match is "all traffic" */
+	unsigned int l7_details;      /* per-request details L4 does not enforce */
 };
 
 struct k8s_route_parent_status {
@@ -128,8 +142,21 @@ struct k8s_route_parent_status {
 	size_t n_conditions;
 };
 
+/* The route kinds Argo Rollouts' Gateway API plugin drives; all parse into k8s_httproute. */
+enum k8s_route_kind {
+	K8S_ROUTE_HTTP = 0,
+	K8S_ROUTE_GRPC,
+	K8S_ROUTE_TCP,
+	K8S_ROUTE_TLS,
+};
+
+#define K8S_MAX_HOSTNAMES 16          /* Gateway API: at most 16 hostnames per route */
+
 struct k8s_httproute {
 	struct k8s_meta meta;
+	enum k8s_route_kind kind;
+	char (*hostnames)[K8S_ADDR_MAX]; /* spec.hostnames (HTTP, GRPC, TLS), lower case */
+	size_t n_hostnames;
 	enum k8s_affinity affinity;
 	char *frontends_raw;          /* bpfsplit.io/frontends annotation, NULL when absent */
 	struct k8s_frontend *frontends; /* ... parsed */
@@ -145,10 +172,53 @@ struct k8s_httproute {
 
 /* ---- Gateway (gateway.networking.k8s.io/v1) ---- */
 
+/* A label selector: every requirement must hold. matchLabels k: v is In [v]. */
+enum k8s_selector_op { K8S_SEL_IN, K8S_SEL_NOT_IN, K8S_SEL_EXISTS, K8S_SEL_DOES_NOT_EXIST };
+
+#define K8S_LABEL_MAX 318             /* prefix (253) + "/" + name (63) + NUL */
+#define K8S_LABEL_VALUE_MAX 64
+
+struct k8s_selector_req {
+	char key[K8S_LABEL_MAX];
+	enum k8s_selector_op op;
+	char (*values)[K8S_LABEL_VALUE_MAX];
+	size_t n_values;
+};
+
+struct k8s_selector {
+	struct k8s_selector_req *reqs;
+	size_t n_reqs;
+};
+
+/* A label of an object. */
+struct k8s_label {
+	char key[K8S_LABEL_MAX];
+	char value[K8S_LABEL_VALUE_MAX];
+};
+
+/* True when labels satisfy every requirement of sel. */
+bool k8s_selector_matches(const struct k8s_selector *sel, const struct k8s_label *labels, size_t n_labels);
+
+enum k8s_from { K8S_FROM_SAME = 0, K8S_FROM_ALL, K8S_FROM_SELECTOR };
+enum k8s_tls_mode { K8S_TLS_NONE = 0, K8S_TLS_TERMINATE, K8S_TLS_PASSTHROUGH };
+
+struct k8s_route_group_kind {
+	char group[K8S_GROUP_MAX];    /* default "gateway.networking.k8s.io" */
+	char kind[K8S_KIND_MAX];
+};
+
+#define K8S_MAX_ALLOWED_KINDS 8       /* Gateway API: at most 8 */
+
 struct k8s_listener {
 	char name[K8S_SECTION_MAX];
 	uint16_t port;
 	char protocol[K8S_PROTO_NAME_MAX]; /* "HTTP", "HTTPS", "TCP", "UDP", "TLS", ... */
+	char hostname[K8S_ADDR_MAX];  /* "" when absent (any); lower case */
+	enum k8s_tls_mode tls_mode;   /* tls.mode; default Terminate when tls is set */
+	enum k8s_from from;           /* allowedRoutes.namespaces.from, default Same */
+	struct k8s_selector selector; /* ... .selector, for Selector */
+	struct k8s_route_group_kind kinds[K8S_MAX_ALLOWED_KINDS]; /* allowedRoutes.kinds */
+	size_t n_kinds;               /* 0: the kinds the protocol implies */
 };
 
 struct k8s_gateway_address {
@@ -164,6 +234,36 @@ struct k8s_gateway {
 	size_t n_listeners;
 	struct k8s_gateway_address *addresses; /* status.addresses */
 	size_t n_addresses;
+};
+
+/* ---- Namespace (v1) ---- */
+
+struct k8s_namespace {
+	struct k8s_meta meta;
+	struct k8s_label *labels;     /* kubernetes.io/metadata.name always included */
+	size_t n_labels;
+};
+
+/* ---- ReferenceGrant (gateway.networking.k8s.io/v1beta1) ---- */
+
+struct k8s_grant_from {
+	char group[K8S_GROUP_MAX];
+	char kind[K8S_KIND_MAX];
+	char ns[K8S_NS_MAX];
+};
+
+struct k8s_grant_to {
+	char group[K8S_GROUP_MAX];    /* "" = core */
+	char kind[K8S_KIND_MAX];
+	char name[K8S_NAME_MAX];      /* "" = every object of the kind */
+};
+
+struct k8s_refgrant {
+	struct k8s_meta meta;
+	struct k8s_grant_from *from;
+	size_t n_from;
+	struct k8s_grant_to *to;
+	size_t n_to;
 };
 
 /* ---- Rollout (argoproj.io/v1alpha1), canary strategy ---- */
@@ -197,7 +297,8 @@ struct k8s_rollout {
 	/* trafficRouting.plugins["argoproj-labs/gatewayAPI"] */
 	bool has_gateway_plugin;
 	char route_ns[K8S_NS_MAX];    /* plugin's namespace, default the rollout's */
-	char (*routes)[K8S_NAME_MAX]; /* httpRoute, or httpRoutes[].name */
+	char (*routes)[K8S_NAME_MAX]; /* httpRoute(s), grpcRoute(s), tcpRoute(s), tlsRoute(s) names */
+	enum k8s_route_kind *route_kinds; /* ... and their kinds, same order */
 	size_t n_routes;
 	/* status */
 	bool has_current_step;
@@ -311,7 +412,16 @@ struct k8s_watch_event {
 int k8s_meta_parse(const cJSON *obj, const char *kind, struct k8s_meta *m, char *err, size_t errlen);
 
 int k8s_httproute_parse(const cJSON *obj, struct k8s_httproute *r, char *err, size_t errlen);
+/* GRPCRoute, TCPRoute, TLSRoute: the same struct, kind set; what the kind lacks stays empty. */
+int k8s_route_parse(const cJSON *obj, enum k8s_route_kind kind, struct k8s_httproute *r, char *err, size_t errlen);
+const char *k8s_route_kind_type(enum k8s_route_kind kind); /* "HTTPRoute", ... */
 void k8s_httproute_free(struct k8s_httproute *r);
+
+int k8s_namespace_parse(const cJSON *obj, struct k8s_namespace *ns, char *err, size_t errlen);
+void k8s_namespace_free(struct k8s_namespace *ns);
+
+int k8s_refgrant_parse(const cJSON *obj, struct k8s_refgrant *g, char *err, size_t errlen);
+void k8s_refgrant_free(struct k8s_refgrant *g);
 
 int k8s_gateway_parse(const cJSON *obj, struct k8s_gateway *g, char *err, size_t errlen);
 void k8s_gateway_free(struct k8s_gateway *g);

@@ -8,6 +8,16 @@
 
 /* Maglev table size per group (prime, much larger than a group's endpoints). */
 #define BS_MAGLEV_SIZE 1021
+/* A group with more ready backends than a tenth of BS_MAGLEV_SIZE gets a large table
+ * instead (bs_maglev_large, 16x the slots), so that small frontends do not pay for it. */
+#define BS_MAGLEV_SMALL_MAX_READY (BS_MAGLEV_SIZE / 10)
+#define BS_MAGLEV_LARGE_SIZE 16381
+/* Table ids with this bit name a table in bs_maglev_large. */
+#define BS_TABLE_LARGE 0x80000000u
+
+/* Ready backends one group may hold: each backend keeps 16 or 17 slots of a large table
+ * (removing one of N moves about 1/N of the group's flows). */
+#define BS_MAX_READY_PER_GROUP (BS_MAGLEV_LARGE_SIZE / 16)
 
 /* Largest weight Gateway API accepts for one backendRef. */
 #define BS_MAX_WEIGHT 1000000
@@ -21,6 +31,9 @@
 /* Two groups per frontend, twice over while an update is in flight; tables are not
  * preallocated, so this is a cap, not memory spent. */
 #define BS_DEFAULT_MAX_TABLES (4 * BS_DEFAULT_MAX_FRONTENDS)
+/* Large tables (groups of more than BS_MAGLEV_SMALL_MAX_READY ready backends, 64 KiB each,
+ * not preallocated): a cap. */
+#define BS_DEFAULT_MAX_LARGE_TABLES 4096
 
 /* How long a record outlives the FIN that closed its connection (ns). */
 #define BS_DEFAULT_LINGER_NS (2ULL * 1000 * 1000 * 1000)

@@ -65,7 +65,7 @@ static inline __u32 bs_flow_hash(const struct bs_flow_key *flow, __u8 affinity, 
 
 /* Position in a group's Maglev table, derived from the group hash (murmur3 finaliser,
  * keyed by key[2]) so that flows confined to one group's hash range still spread evenly. */
-static inline __u32 bs_maglev_slot(__u32 group_hash, const __u32 key[4])
+static inline __u32 bs_maglev_mix(__u32 group_hash, const __u32 key[4])
 {
 	__u32 h = group_hash ^ key[2];
 
@@ -74,7 +74,18 @@ static inline __u32 bs_maglev_slot(__u32 group_hash, const __u32 key[4])
 	h ^= h >> 13;
 	h *= 0xc2b2ae35;
 	h ^= h >> 16;
-	return h % BS_MAGLEV_SIZE;
+	return h;
+}
+
+static inline __u32 bs_maglev_slot(__u32 group_hash, const __u32 key[4])
+{
+	return bs_maglev_mix(group_hash, key) % BS_MAGLEV_SIZE;
+}
+
+/* The same position in a large table (bs_maglev_large). */
+static inline __u32 bs_maglev_slot_large(__u32 group_hash, const __u32 key[4])
+{
+	return bs_maglev_mix(group_hash, key) % BS_MAGLEV_LARGE_SIZE;
 }
 
 #endif

@@ -44,7 +44,8 @@ struct bs_split {
 	/* Cumulative thresholds on a 32-bit hash: group i takes h < thresholds[i]
 	 * (and >= thresholds[i-1]); values 0..2^32. Equal neighbours = weight 0. */
 	__u64 thresholds[BS_MAX_GROUPS];
-	/* Maglev table id (key in bs_maglev) per group; BS_ID_NONE: no ready backend. */
+	/* Maglev table id per group (key in bs_maglev, or in bs_maglev_large when
+	 * BS_TABLE_LARGE is set); BS_ID_NONE: no ready backend. */
 	__u32 tables[BS_MAX_GROUPS];
 };
 BS_STATIC_ASSERT(sizeof(struct bs_split) == 8 + 8 * BS_MAX_GROUPS + 4 * BS_MAX_GROUPS, "bs_split size");
@@ -54,6 +55,13 @@ struct bs_maglev_table {
 	__u32 backend_ids[BS_MAGLEV_SIZE]; /* keys in bs_backends */
 };
 BS_STATIC_ASSERT(sizeof(struct bs_maglev_table) == 4 * BS_MAGLEV_SIZE, "bs_maglev_table size");
+
+/* bs_maglev_large value (key: a table id with BS_TABLE_LARGE set): the table of a group of
+ * more than BS_MAGLEV_SMALL_MAX_READY ready backends. Immutable once written. */
+struct bs_maglev_table_large {
+	__u32 backend_ids[BS_MAGLEV_LARGE_SIZE]; /* keys in bs_backends */
+};
+BS_STATIC_ASSERT(sizeof(struct bs_maglev_table_large) == 4 * BS_MAGLEV_LARGE_SIZE, "bs_maglev_table_large size");
 
 /* bs_backends value (array indexed by backend id). Written before any table names it. */
 struct bs_backend {

@@ -11,6 +11,7 @@ skipped with the reason otherwise.
 Binary: $BPFSPLIT_AGENT, else $BPFSPLIT_BUILD/bpfsplit-agent (default build/).
 Reference objects: $BPFSPLIT_K8S_REFERENCE (default tests/fixtures/k8s)."""
 
+import fcntl
 import json
 import os
 import re
@@ -78,7 +79,9 @@ def backend_refs(stable, canary):
 
 @unittest.skipUnless(os.access(AGENT, os.X_OK), f"{AGENT} not built (make build/bpfsplit-agent)")
 @unittest.skipUnless(os.path.isdir(REF), f"reference objects not found at {REF}")
-class AgentTest(unittest.TestCase):
+class AgentHarness(unittest.TestCase):
+    """The test API server with the seed objects, and the agent as a process (no tests
+    here: the suites derive from it)."""
     dry_run = True
 
     rbac = None  # a ClusterRole file the server enforces; None: everything allowed
@@ -200,6 +203,9 @@ class AgentTest(unittest.TestCase):
     def patch_weights(self, stable, canary):
         self.srv.patch("httproute", "default", ROUTE, {"spec": {"rules": [{"backendRefs": backend_refs(stable, canary)}]}})
 
+
+
+class AgentTest(AgentHarness):
     # ---- tests ----
 
     def test_help_documents_every_flag(self):
@@ -208,16 +214,19 @@ class AgentTest(unittest.TestCase):
         for flag in ("--kubeconfig", "--server", "--token-file", "--ca-file", "--context", "--pin-root",
                      "--gateway-class", "--weights-from", "--interfaces", "--attach", "--metrics-addr",
                      "--drain-timeout", "--node-name", "-v", "--max-conns", "--max-frontends", "--max-backends",
-                     "--max-tables", "--max-splits", "--dry-run"):
+                     "--max-tables", "--max-splits", "--dry-run", "--endpoint-grace", "--l7-details",
+                     "--not-ready-after", "--api-backoff-max"):
             self.assertIn(flag, out.stdout, flag)
         for flag, val in (("--max-conns", "0"), ("--max-frontends", "12x"), ("--max-backends", "-1"),
                           ("--max-tables", str(2**30 + 1))):
             bad = subprocess.run([AGENT, "--dry-run", flag, val], capture_output=True, text=True, timeout=10)
             self.assertEqual(bad.returncode, 2, (flag, val, bad.stderr))
             self.assertIn(f'{flag} "{val}": expected a number of entries', bad.stderr)
-        bad = subprocess.run([AGENT, "--weights-from", "nope"], capture_output=True, text=True, timeout=10)
-        self.assertEqual(bad.returncode, 2)
-        self.assertIn("--weights-from", bad.stderr)
+        for flag, value in (("--weights-from", "nope"), ("--l7-details", "ignore"), ("--endpoint-grace", "1h"),
+                            ("--not-ready-after", "10ms"), ("--api-backoff-max", "forever")):
+            bad = subprocess.run([AGENT, flag, value], capture_output=True, text=True, timeout=10)
+            self.assertEqual(bad.returncode, 2, flag)
+            self.assertIn(f'{flag} "{value}"', bad.stderr)
 
     def test_sync_then_argo_weight_steps(self):
         self.start_agent("--gateway-class", "agentgateway")
@@ -305,7 +314,9 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(self.weights(), {"default/rollouts-demo-stable": 70, "default/rollouts-demo-canary": 30})
 
     def test_vanished_endpoints_drain_then_go(self):
-        self.start_agent("--gateway-class", "agentgateway", "--drain-timeout", "1s")
+        # The draining state must be seen before the timeout ends it: 3 s leave room on a
+        # loaded machine.
+        self.start_agent("--gateway-class", "agentgateway", "--drain-timeout", "3s")
         self.wait_weights(70, 30)
         with open(os.path.join(REF, "watch-endpointslice-stable-promotion.jsonl")) as f:
             promoted = json.loads(f.readline())["object"]
@@ -319,7 +330,7 @@ class AgentTest(unittest.TestCase):
                     return int(v)
             return None
         wait_for(lambda: backends("draining") == 3 and backends("ready") == 3, what="3 green draining")
-        wait_for(lambda: backends("draining") == 0, timeout=5, what="green forgotten after the drain timeout")
+        wait_for(lambda: backends("draining") == 0, timeout=15, what="green forgotten after the drain timeout")
         self.assertEqual(backends("ready"), 3)
 
     def test_dry_run_writes_no_status(self):
@@ -507,6 +518,108 @@ class AgentMapsTest(AgentTest):
         self.srv.delete("httproute", "default", ROUTE)
         wait_for(lambda: self.cli_json("frontend", "show", FE) is None, what="our frontend removed")
         self.assertIsNotNone(self.cli_json("frontend", "show", "10.0.0.99:80/tcp"))
+
+    def test_one_agent_per_pin_root(self):
+        first = self.start_agent("--gateway-class", "agentgateway", "--resync", "1s")
+        want = {"default/rollouts-demo-stable": 70, "default/rollouts-demo-canary": 30}
+        wait_for(lambda: self.map_weights() == want, what="maps at 70/30")
+        # a second agent on the same pins is refused, naming the first
+        second = subprocess.run([AGENT, "--kubeconfig", self.kubeconfig, "--metrics-addr", "off", "--node-name", "n2",
+                                 "--pin-root", self.pin_root, "--gateway-class", "agentgateway"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(second.returncode, 0)
+        self.assertIn("another bpfsplit-agent already serves this pin root: one agent per pin root", second.stdout +
+                      second.stderr)
+        self.assertIn(f"holder_pid={first.pid}", second.stdout + second.stderr)
+        self.assertIsNone(first.poll())
+        # a CLI write to a frontend the agent owns says the agent will restore it, and it does
+        out = subprocess.run([CLI, "--pin-root", self.pin_root, "frontend", "set-weights", FE,
+                              "default/rollouts-demo-stable=10", "default/rollouts-demo-canary=90"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(f"note: frontend {FE} was written, but it belongs to route "
+                      "default/argo-rollouts-http-route, served by the bpfsplit-agent on pin root "
+                      f"{self.pin_root} (pid {first.pid}): the agent will restore it", out.stderr)
+        # the next full pass (--resync) restores it
+        wait_for(lambda: self.map_weights() == want, what="the agent restored 70/30")
+        # once stopped, a second agent may take over the pins
+        self.assertEqual(self.stop_agent(), 0)
+        self.start_agent("--gateway-class", "agentgateway")
+        wait_for(lambda: 'msg="ready' in self.read_log(), what="the next agent ready")
+
+    # ---- drift behind the agent's back ----
+
+    def verify(self, *args):
+        return subprocess.run([CLI, "--pin-root", self.pin_root, *args, "dataplane", "verify"], capture_output=True,
+                              text=True, timeout=30)
+
+    def bpftool_update(self, name, key, value):
+        hexes = lambda b: [f"0x{x:02x}" for x in b]  # noqa: E731
+        subprocess.run(["bpftool", "map", "update", "pinned", os.path.join(self.pin_root, name), "key", "hex",
+                        *[h[2:] for h in hexes(key)], "value", "hex", *[h[2:] for h in hexes(value)]],
+                       check=True, capture_output=True)
+
+    def bpftool_lookup(self, name, key):
+        out = subprocess.run(["bpftool", "-j", "map", "lookup", "pinned", os.path.join(self.pin_root, name), "key",
+                              "hex", *[f"{x:02x}" for x in key]], check=True, capture_output=True, text=True)
+        return bytes(int(x, 16) for x in json.loads(out.stdout)["value"])
+
+    def freeze_agent(self):
+        """SIGSTOP the agent while it does not hold the writers' lock (so the CLI can take it)."""
+        for _ in range(50):
+            self.agent.send_signal(signal.SIGSTOP)
+            fd = os.open(self.pin_root, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return
+            except BlockingIOError:
+                self.agent.send_signal(signal.SIGCONT)
+                time.sleep(0.05)
+            finally:
+                os.close(fd)
+        self.fail("the agent kept the writers' lock")
+
+    def test_resync_repairs_drift_behind_its_back(self):
+        self.start_agent("--gateway-class", "agentgateway", "--resync", "1s")
+        want = {"default/rollouts-demo-stable": 70, "default/rollouts-demo-canary": 30}
+        wait_for(lambda: self.map_weights() == want, what="maps at 70/30")
+        clean = self.verify()
+        self.assertEqual(clean.returncode, 0, clean.stdout + clean.stderr)
+        fe = self.cli_json("frontend", "show", FE)
+        victim = fe["groups"][0]["backends"][1]
+        self.freeze_agent()
+        try:
+            # zero a backend slot, halve the stable group's threshold
+            self.bpftool_update("bs_backends", victim["id"].to_bytes(4, "little"), bytes(20))
+            split_key = fe["split_id"].to_bytes(4, "little")
+            split = bytearray(self.bpftool_lookup("bs_splits", split_key))
+            thr = int.from_bytes(split[8:16], "little")
+            split[8:16] = (thr // 2).to_bytes(8, "little")
+            self.bpftool_update("bs_splits", split_key, bytes(split))
+            # the operator's check sees both, before any repair
+            found = self.verify()
+            self.assertEqual(found.returncode, 1, found.stdout + found.stderr)
+            self.assertIn("thresholds", found.stdout)
+            self.assertIn(f"backend id {victim['id']}", found.stdout)
+            doc = json.loads(self.verify("-j").stdout)
+            self.assertFalse(doc["clean"])
+            whats = {d["what"] for d in doc["differences"]}
+            self.assertTrue({"thresholds", "backend"} <= whats, whats)
+            self.assertTrue(all(d["frontend"] == FE for d in doc["differences"]))
+        finally:
+            self.agent.send_signal(signal.SIGCONT)
+        # the agent's next resync repairs both and says what it found
+        wait_for(lambda: self.verify().returncode == 0, what="the data path repaired")
+        log = self.read_log()
+        self.assertRegex(log, r'the maps differed from what was written; repaired" frontend=' + re.escape(FE) +
+                         r' frontend_id=\d+ what=thresholds')
+        self.assertRegex(log, r'repaired" frontend=' + re.escape(FE) + r' frontend_id=\d+ what=backend detail="[^"]*'
+                         + re.escape(victim["address"]))
+        self.assertEqual(self.map_weights(), want)
+        fe2 = self.cli_json("frontend", "show", FE)
+        self.assertEqual([b["address"] for b in fe2["groups"][0]["backends"]],
+                         [b["address"] for b in fe["groups"][0]["backends"]])
 
 
 if __name__ == "__main__":

@@ -275,6 +275,16 @@ def default_httproute(obj):
                 b.setdefault("weight", 1)
 
 
+def default_namespace(obj):
+    """The API server labels every Namespace with its own name."""
+    md = obj.setdefault("metadata", {})
+    labels = md.get("labels")
+    if not isinstance(labels, dict):
+        labels = md["labels"] = {}
+    if md.get("name"):
+        labels.setdefault("kubernetes.io/metadata.name", md["name"])
+
+
 class _IPAllocator:
     def __init__(self):
         self.next = 10
@@ -405,6 +415,24 @@ RESOURCE_TYPES = [
                      AGE_COL,
                      _col("Description", lambda o: _jp(o, "spec", "description"),
                           priority=1)]),
+    ResourceType("gateway.networking.k8s.io", "v1", "grpcroutes", "grpcroute", "GRPCRoute",
+                 True, categories=["gateway-api"], columns=[
+                     _col("Hostnames", _route_hostnames),
+                     AGE_COL]),
+    ResourceType("gateway.networking.k8s.io", "v1alpha2", "tcproutes", "tcproute", "TCPRoute",
+                 True, categories=["gateway-api"], columns=[AGE_COL]),
+    ResourceType("gateway.networking.k8s.io", "v1alpha2", "tlsroutes", "tlsroute", "TLSRoute",
+                 True, categories=["gateway-api"], columns=[
+                     _col("Hostnames", _route_hostnames),
+                     AGE_COL]),
+    ResourceType("gateway.networking.k8s.io", "v1beta1", "referencegrants", "referencegrant",
+                 "ReferenceGrant", True, ["refgrant"], ["gateway-api"], status_subresource=False,
+                 columns=[AGE_COL]),
+    ResourceType("", "v1", "namespaces", "namespace", "Namespace", False, ["ns"],
+                 builtin=True, has_generation=False, empty_status={"phase": "Active"},
+                 defaulter=default_namespace, columns=[
+                     _col("Status", lambda o: _jp(o, "status", "phase", default="Active")),
+                     AGE_COL]),
     ResourceType("argoproj.io", "v1alpha1", "rollouts", "rollout", "Rollout", True, ["ro"],
                  columns=[
                      _col("Desired", lambda o: _jp(o, "spec", "replicas"), "integer"),
@@ -1442,7 +1470,7 @@ class _ApiHandler(_BaseHandler):
                 return self._json(200, g)
             group, version, rest = parts[1], parts[2], parts[3:]
         if (group, version) not in group_versions():
-            self._authorize(nonres)
+            self._authorize(self._unserved_attrs(group, rest, query, nonres))
             raise ApiError(404, "NotFound", "the server could not find the requested resource",
                            {})
         if not rest:
@@ -1543,6 +1571,26 @@ class _ApiHandler(_BaseHandler):
                                             rt.details(name), uid=gone["metadata"]["uid"])})
             return self._reply_object(rt, gone)
         raise ApiError(405, "MethodNotAllowed", "method not allowed", {})
+
+    def _unserved_attrs(self, group, rest, query, nonres):
+        """A request for a version the server does not serve: authorized as the resource
+        request it is (RBAC does not look at versions), so a client trying versions in
+        turn gets 404, not 403, when its role covers the resource."""
+        if rest and rest[0] == "watch":
+            rest = rest[1:]
+        ns = ""
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            ns, rest = rest[1], rest[2:]
+        if not rest or self.command not in ("GET", "HEAD"):
+            return nonres
+        watch = query.get("watch", "").lower() in ("1", "true")
+        verb = "watch" if watch else ("get" if len(rest) > 1 else "list")
+        plural = rest[0]
+        rt = ResourceType(group, "", plural, plural, plural, bool(ns))
+        return {"resource_request": True, "verb": verb, "group": group, "resource": plural,
+                "subresource": rest[2] if len(rest) > 2 else "", "name": rest[1] if len(rest) > 1 else "",
+                "url_name": rest[1] if len(rest) > 1 else "", "namespace": ns, "path": nonres["path"],
+                "rt": rt}
 
     def _decode(self, body):
         try:

@@ -1049,6 +1049,63 @@ class KubectlTest(ServerTest):
                                                "agentgateway-proxy",
                                                "rollout.argoproj.io/rollouts-demo"])
 
+    def test_kubectl_new_kinds(self):
+        """ReferenceGrant, GRPCRoute, TCPRoute, TLSRoute and Namespace, created, listed and
+        patched by stock kubectl; routes listed in creation order keep their
+        creationTimestamp."""
+        docs = [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps", "labels": {"team": "a"}}},
+            {"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+             "metadata": {"name": "from-apps", "namespace": "default"},
+             "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "apps"}],
+                      "to": [{"group": "", "kind": "Service"}]}},
+            {"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TCPRoute",
+             "metadata": {"name": "db", "namespace": "default"},
+             "spec": {"parentRefs": [{"name": "agentgateway-proxy", "namespace": "kgateway-system",
+                                      "sectionName": "tcp"}],
+                      "rules": [{"backendRefs": [{"name": "rollouts-demo-stable", "port": 80, "weight": 80},
+                                                 {"name": "rollouts-demo-canary", "port": 80, "weight": 20}]}]}},
+            {"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TLSRoute",
+             "metadata": {"name": "tls", "namespace": "default"},
+             "spec": {"hostnames": ["a.example.com"],
+                      "parentRefs": [{"name": "agentgateway-proxy", "namespace": "kgateway-system"}],
+                      "rules": [{"backendRefs": [{"name": "rollouts-demo-stable", "port": 443}]}]}},
+            {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute",
+             "metadata": {"name": "api", "namespace": "default"},
+             "spec": {"parentRefs": [{"name": "agentgateway-proxy", "namespace": "kgateway-system"}],
+                      "rules": [{"backendRefs": [{"name": "rollouts-demo-stable", "port": 50051}]}]}},
+        ]
+        path = os.path.join(self.tmp.name, "kinds.json")
+        with open(path, "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "List", "items": docs}, f)
+        out = self.run_kubectl("create", "-f", path)
+        for line in ("namespace/apps created", "referencegrant.gateway.networking.k8s.io/from-apps created",
+                     "tcproute.gateway.networking.k8s.io/db created", "tlsroute.gateway.networking.k8s.io/tls created",
+                     "grpcroute.gateway.networking.k8s.io/api created"):
+            self.assertIn(line, out)
+        out = self.run_kubectl("get", "namespace", "apps", "-o", "json")
+        self.assertEqual(json.loads(out)["metadata"]["labels"],
+                         {"team": "a", "kubernetes.io/metadata.name": "apps"})
+        out = self.run_kubectl("get", "referencegrants,tcproutes,tlsroutes,grpcroutes", "-A", "-o", "name")
+        self.assertEqual(sorted(out.split()), ["grpcroute.gateway.networking.k8s.io/api",
+                                               "referencegrant.gateway.networking.k8s.io/from-apps",
+                                               "tcproute.gateway.networking.k8s.io/db",
+                                               "tlsroute.gateway.networking.k8s.io/tls"])
+        out = self.run_kubectl("patch", "tcproute", "db", "--type=merge", "-p", json.dumps(
+            {"spec": {"rules": [{"backendRefs": [{"name": "rollouts-demo-stable", "port": 80, "weight": 40},
+                                                 {"name": "rollouts-demo-canary", "port": 80, "weight": 60}]}]}}))
+        self.assertIn("tcproute.gateway.networking.k8s.io/db patched", out)
+        db = self.srv.get("tcproute", "default", "db")
+        self.assertEqual([b["weight"] for b in db["spec"]["rules"][0]["backendRefs"]], [40, 60])
+        self.assertEqual(db["metadata"]["generation"], 2)
+        # creation order: the seed route (2026-09-01) is older than the ones created now
+        out = self.run_kubectl("get", "httproutes,tcproutes", "-A", "--sort-by=.metadata.creationTimestamp",
+                               "-o", "name")
+        self.assertEqual(out.split(), ["httproute.gateway.networking.k8s.io/argo-rollouts-http-route",
+                                       "tcproute.gateway.networking.k8s.io/db"])
+        out = self.run_kubectl("get", "tlsroutes", "-o", "wide")
+        self.assertEqual(out.splitlines()[0].split(), ["NAME", "HOSTNAMES", "AGE"])
+
 
 if __name__ == "__main__":
     unittest.main()

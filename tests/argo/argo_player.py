@@ -4,7 +4,8 @@ the way they do it on a cluster, for the seed scenario (Rollout rollouts-demo, S
 rollouts-demo-stable/-canary, HTTPRoute argo-rollouts-http-route, Gateway
 agentgateway-proxy), with the lab's backends as pods:
 
-- the plugin GETs the HTTPRoute and PUTs it back with new backendRef weights and the
+- the plugin GETs the route (HTTPRoute, or the GRPCRoute, TCPRoute or TLSRoute it is
+  configured with) and PUTs it back with new backendRef weights and the
   rollouts.argoproj.io/gatewayapi-canary label (an Update: generation goes up);
 - the controller scales the canary ReplicaSet (here: the canary EndpointSlices list
   ceil(weight * replicas) pods of the new colour), switches the stable Service's
@@ -103,8 +104,10 @@ class ArgoPlayer:
 
     # ---- what the plugin does ----
 
-    def set_route_weights(self, canary_weight):
-        route = self.kube.get("HTTPRoute", NS, ROUTE)
+    def set_route_weights(self, canary_weight, kind="HTTPRoute", name=ROUTE):
+        """The plugin's weight write, on any route kind it drives (HTTPRoute, GRPCRoute,
+        TCPRoute, TLSRoute: the same backendRefs shape)."""
+        route = self.kube.get(kind, NS, name)
         for rule in route["spec"]["rules"]:
             for ref in rule.get("backendRefs", []):
                 if ref["name"] == STABLE:

@@ -158,6 +158,12 @@ class BenchSmoke(unittest.TestCase):
             self.assert_nums(m, ["max_entries", "memlock_empty"], f"memory map {name}")
             self.assertGreater(m["memlock_empty"], 0, f"bpftool gave no memlock for {name}")
 
+    def test_open(self):
+        op = self.result["open"]
+        self.assert_nums(op, ["frontends", "apply_s", "ro_open_ms_p50", "writer_open_ms_p50", "writer_open_ms_max",
+                              "ro_read_all_ms_p50"], "open")
+        self.assertEqual(op["frontends"], 200)
+
     def test_targets_table(self):
         t = self.result["summary"]["targets"]
         self.assertGreater(len(t), 10)

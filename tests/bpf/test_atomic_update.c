@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* The update protocol under fire: one thread rewrites two frontends' splits (weights and
  * backend sets) as fast as it can while another pushes SYNs through BPF_PROG_TEST_RUN.
- * Every SYN must land on a backend of that frontend's old or new configuration — never on
- * another frontend's backend, never dropped — and once the writer stops the split must
- * match the last weights. Needs root. */
+ * Every SYN must land on exactly the backend that the old or the new configuration chooses
+ * for that flow (the shared hash, computed here for both) — a mixed state such as old
+ * thresholds with new tables would pick a backend of the right sets but the wrong one for
+ * the flow — never dropped, and once the writer stops the split must match the last
+ * weights. Needs root. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include "bpfsplit.h"
 #include "log.h"
 #include "pktgen.h"
+#include "expect.h"
 
 static struct bs_dp *dp;
 static char pin_root[64];
@@ -56,24 +59,35 @@ static void fill(struct bs_group_spec *g, const char *name, __u32 w, const char 
 	}
 }
 
+/* The specs of both configurations of both frontends, and what each chooses. */
+struct conf_spec {
+	struct bs_frontend_spec spec;
+	struct bs_backend_spec s[2], k[2];
+	struct expect_cfg expect;
+};
+static struct conf_spec specs[2][2]; /* [frontend][B?] */
+
 /* Configuration A is 70/30 over a_*, B is 30/70 over b_*. */
+static void build_conf(const struct fe_conf *c, bool b, struct conf_spec *cs)
+{
+	memset(cs, 0, sizeof(*cs));
+	bs_frontend_key_parse(c->frontend, &cs->spec.key);
+	cs->spec.n_groups = 2;
+	if (!b) {
+		fill(&cs->spec.groups[0], "stable", 70, c->a_stable, 2, cs->s);
+		fill(&cs->spec.groups[1], "canary", 30, c->a_canary, 1, cs->k);
+	} else {
+		fill(&cs->spec.groups[0], "stable", 30, c->b_stable, 1, cs->s);
+		fill(&cs->spec.groups[1], "canary", 70, c->b_canary, 2, cs->k);
+	}
+}
+
 static int apply_conf(const struct fe_conf *c, bool b)
 {
-	struct bs_frontend_spec spec = {};
-	struct bs_backend_spec s[2], k[2];
 	char err[256];
 	int rc;
 
-	bs_frontend_key_parse(c->frontend, &spec.key);
-	spec.n_groups = 2;
-	if (!b) {
-		fill(&spec.groups[0], "stable", 70, c->a_stable, 2, s);
-		fill(&spec.groups[1], "canary", 30, c->a_canary, 1, k);
-	} else {
-		fill(&spec.groups[0], "stable", 30, c->b_stable, 1, s);
-		fill(&spec.groups[1], "canary", 70, c->b_canary, 2, k);
-	}
-	rc = bs_dp_apply(dp, &spec, err, sizeof(err));
+	rc = bs_dp_apply(dp, &specs[c - confs][b].spec, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "apply: %s\n", err);
 	return rc;
@@ -131,6 +145,17 @@ static int send_syn(int prog_fd, const struct fe_conf *c, uint16_t sport, const 
 	return 0;
 }
 
+/* The backends configurations A and B choose for this exact flow. */
+static void expected(const struct fe_conf *c, const char *src, uint16_t sport, const __u32 hash_key[4], char *a,
+		     char *b, size_t len)
+{
+	struct bs_flow_key fk;
+
+	expect_flow4(&fk, src, sport, c->vip, 80);
+	expect_addr(expect_pick(&specs[c - confs][0].expect, hash_key, &fk), a, len);
+	expect_addr(expect_pick(&specs[c - confs][1].expect, hash_key, &fk), b, len);
+}
+
 static void flips_never_expose_a_half_written_table(void **state)
 {
 	int prog_fd = bs_dp_prog_fd(dp, BS_ENTRY_XDP);
@@ -138,9 +163,11 @@ static void flips_never_expose_a_half_written_table(void **state)
 	pthread_t w;
 	void *wret;
 	struct timespec t0, t;
+	struct bs_settings st;
 	bool bad = false;
-	char why[200] = "";
+	char why[300] = "";
 
+	assert_int_equal(bs_dp_get_settings(dp, &st), 0);
 	assert_int_equal(apply_conf(&confs[0], false), 0);
 	assert_int_equal(apply_conf(&confs[1], false), 0);
 	atomic_store(&stop, false);
@@ -152,12 +179,21 @@ static void flips_never_expose_a_half_written_table(void **state)
 		for (int f = 0; f < 2 && !bad; f++) {
 			struct pkt_view v;
 			bool is_canary;
+			uint16_t sport = (uint16_t)(1024 + sent % 60000);
+			char want_a[64], want_b[64];
 
-			if (send_syn(prog_fd, &confs[f], (uint16_t)(1024 + sent % 60000), "10.200.0.2", &v)) {
+			expected(&confs[f], "10.200.0.2", sport, st.hash_key, want_a, want_b, sizeof(want_a));
+			if (send_syn(prog_fd, &confs[f], sport, "10.200.0.2", &v)) {
 				snprintf(why, sizeof(why), "frontend %s: SYN not passed on", confs[f].frontend);
 				bad = true;
 			} else if (!known(&confs[f], v.dst, &is_canary)) {
 				snprintf(why, sizeof(why), "frontend %s: SYN landed on %s", confs[f].frontend, v.dst);
+				bad = true;
+			} else if (strcmp(v.dst, want_a) && strcmp(v.dst, want_b)) {
+				snprintf(why, sizeof(why),
+					 "frontend %s: SYN from port %u landed on %s; configuration A chooses %s, B %s "
+					 "(a mixed state)",
+					 confs[f].frontend, sport, v.dst, want_a, want_b);
 				bad = true;
 			} else if (!v.l4_csum_ok || !v.ip_csum_ok) {
 				snprintf(why, sizeof(why), "frontend %s: bad checksum after the rewrite", confs[f].frontend);
@@ -181,9 +217,13 @@ static void flips_never_expose_a_half_written_table(void **state)
 		bool is_canary;
 		char src[32];
 
+		char want_a[64], want_b[64];
+
 		snprintf(src, sizeof(src), "10.200.%ld.%ld", 1 + i / 250, 1 + i % 250);
 		assert_int_equal(send_syn(prog_fd, &confs[0], 40000, src, &v), 0);
 		assert_true(known(&confs[0], v.dst, &is_canary));
+		expected(&confs[0], src, 40000, st.hash_key, want_a, want_b, sizeof(want_a));
+		assert_string_equal(v.dst, want_b);
 		assert_true(!strcmp(v.dst, confs[0].b_stable[0]) || !strcmp(v.dst, confs[0].b_canary[0]) ||
 			    !strcmp(v.dst, confs[0].b_canary[1]));
 		canary += is_canary;
@@ -201,6 +241,12 @@ static int setup(void **state)
 	bs_log_capture_libbpf();
 	snprintf(pin_root, sizeof(pin_root), "/sys/fs/bpf/bs-atomic-%d", getpid());
 	o.pin_root = pin_root;
+	for (int f = 0; f < 2; f++)
+		for (int b = 0; b < 2; b++) {
+			build_conf(&confs[f], b, &specs[f][b]);
+			if (expect_cfg_init(&specs[f][b].expect, &specs[f][b].spec))
+				return -1;
+		}
 	return bs_dp_open(&o, &dp) ? -1 : 0;
 }
 

@@ -122,6 +122,7 @@ expect "dataplane load" 0 "pinned under $PIN"
 [ -e "$PIN/bs_frontends" ] && ok "maps pinned" || not_ok "maps pinned" "$PIN/bs_frontends missing"
 run bs -j dataplane load
 jcheck "load again reuses the pins" '.maps == "reused" and .max_entries.bs_conns == 8192'
+jcheck "load -j sizes every map, bs_members 4 x the larger of --max-frontends and --max-backends" '(.max_entries | keys) == (["bs_backends","bs_be_stats","bs_conns","bs_fe_info","bs_fe_splits","bs_fe_stats","bs_frontends","bs_groups","bs_health","bs_maglev","bs_maglev_large","bs_members","bs_reasons","bs_rnat","bs_settings","bs_splits","bs_state"]) and .max_entries.bs_members == 2048'
 run bs -j dataplane show
 jcheck "dataplane show -j: defaults" '.links == [] and .settings.linger_ns == 2000000000 and .settings.udp_idle_ns == 30000000000 and (.settings.hash_key | length) == 32'
 run bs dataplane set --linger-ms 5000 --udp-idle-s 60 --hash-key 00112233445566778899aabbccddeeff
@@ -169,10 +170,16 @@ jcheck "-p pretty JSON, tcp by default" '.groups[1].weight == 30'
 run bs frontend list -j
 jcheck "-j after the command" '.[0].n_groups == 2'
 
+# ---- verify: the maps against what was written ----
+run bs dataplane verify
+expect "dataplane verify: clean" 0 "data path consistent"
+run bs -j dataplane verify
+jcheck "dataplane verify -j: clean" '.clean == true and .differences == []'
+
 # ---- set-weights ----
 run bs frontend set-weights $FE stable=40 canary=60
 expect "set-weights" 0 "weight stable 70 -> 40; weight canary 30 -> 60"
-grep -q 'bpfsplit-agent' <<<"$ERR" && ok "set-weights notes the agent" || not_ok "set-weights notes the agent"
+grep -q 'bpfsplit-agent' <<<"$ERR" && not_ok "no agent serves the pins: no note about one" || ok "no agent serves the pins: no note about one"
 run bs -j frontend show $FE
 jcheck "weights changed" '[.groups[].weight] == [40,60] and .groups[1].share_pct == 60'
 run bs -j frontend set-weights $FE 0=25 1=75
@@ -292,6 +299,19 @@ run bs frontend set-info $FE --route default/other
 run bs -j status --window 0
 jcheck "set-info stores what it is given, the rest unknown" '.frontends[0].info | .route == "default/other" and .rollout == null and .step == null and .n_steps == null and .phase == null and .paused == false'
 bs frontend set-info $FE --route default/argo-rollouts-http-route --rollout default/rollouts-demo --step 1/6 --phase Paused --paused --canary-weight 30 >/dev/null
+
+# ---- An agent serving the pins (its claim held here with flock): writes to its frontends say it restores them ----
+mkdir -p "$PIN/agent"
+exec {CLAIM_FD}<"$PIN/agent"
+flock -x "$CLAIM_FD"
+run bs frontend set-weights $FE 0=30 1=70
+expect "set-weights under an agent" 0 "frontend $FE: updated"
+grep -q "note: frontend $FE was written, but it belongs to route default/argo-rollouts-http-route, served by the bpfsplit-agent on pin root $PIN (pid [0-9]*): the agent will restore it" <<<"$ERR" \
+	&& ok "set-weights on the agent's frontend says the agent restores it" \
+	|| not_ok "set-weights on the agent's frontend says the agent restores it" "stderr: $ERR"
+exec {CLAIM_FD}<&-
+run bs frontend set-weights $FE 0=25 1=75
+grep -q 'bpfsplit-agent' <<<"$ERR" && not_ok "agent gone: no note" || ok "agent gone: no note"
 
 # ---- Attach / detach, on a veth pair in a namespace of our own ----
 ip netns add "$NS" && ip netns add "$NSC" || { not_ok "create network namespaces"; }

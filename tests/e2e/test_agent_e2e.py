@@ -81,7 +81,7 @@ class AgentE2E(unittest.TestCase):
             cls.log_file = open(cls.log_path, "w")
             cls.agent = subprocess.Popen(
                 [AGENT, "--kubeconfig", cls.kubeconfig, "--pin-root", cls.dp.pin_root, "--gateway-class",
-                 "agentgateway", "--metrics-addr", "127.0.0.1:0", "-v"],
+                 "agentgateway", "--metrics-addr", "127.0.0.1:0", "--endpoint-grace", "30s", "-v"],
                 stdout=cls.log_file, stderr=subprocess.STDOUT)
             wait_for(lambda: cls.weights() == (100, 0), timeout=20, what="the agent's first sync")
         except BaseException:
@@ -203,6 +203,35 @@ class AgentE2E(unittest.TestCase):
         wait_for(lambda: self.weights() == (80, 20), timeout=30, what="convergence to 80/20 after 410")
         self.assert_share(self.player.canary_colour, 20)
         self.assertGreater(len(re.findall(r"relist", self.log())), before, "no relist was logged")
+
+    def test_4_empty_stable_slice_at_promotion_refuses_nothing(self):
+        """Promotion where the stable Service's slices are empty for a moment (the selector
+        switched, the endpoints controller not yet caught up) while the route already sends
+        everything to stable: the pods ready behind it a moment ago take the connections
+        (endpoint grace), none is refused."""
+        canary = self.new_canary()
+        old = self.player.stable_colour
+        self.player.set_route_weights(100)
+        wait_for(lambda: self.weights() == (0, 100), what="0/100")
+        self.player.set_selector("rollouts-demo-stable", canary)
+        t0 = time.monotonic()
+        self.player.set_endpoints("rollouts-demo-stable", [])
+        self.player.stable_colour = canary
+        self.player.set_route_weights(0)
+        wait_for(lambda: self.weights() == (100, 0), what="100/0 with the stable slices empty")
+        addr = lambda pods: sorted(f"{b.ipv4}:8080" for b in pods)  # noqa: E731
+        self.assertEqual(self.ready_backends()[0], addr(self.lab.green if old == "green" else self.lab.orange))
+        ports = source_ports(N)
+        r = self.lab.fresh(self.lab.url(4), n=N, concurrency=8, source_ports=ports,
+                           local_addr=[self.lab.client_ipv4])
+        self.assertEqual(r["errors"], 0, r.get("error_samples"))
+        self.assertEqual(r["counts"], {old: N})
+        # the gap lasts a second, then the new pods fill the slices
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+        pods = self.lab.green if canary == "green" else self.lab.orange
+        self.player.set_endpoints("rollouts-demo-stable", pods[:3])
+        self.expect(100, 0, pods, pods)
+        self.assert_share(old, 0)
 
     def player_set_weights_offline(self, w):
         """Change the route while the agent cannot watch."""

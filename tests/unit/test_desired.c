@@ -187,7 +187,7 @@ static void test_canary30(void **state)
 	assert_backend(&f->spec.groups[1].backends[0], "10.244.2.15:8080", BS_BACKEND_READY);
 
 	assert_int_equal(d.n_routes, 1);
-	dr = desired_find_route(&d, "default/argo-rollouts-http-route");
+	dr = desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route");
 	assert_non_null(dr);
 	assert_int_equal(dr->served_parents, 1);
 	assert_int_equal(dr->parents_ok, 1);
@@ -261,7 +261,7 @@ static void test_header_route(void **state)
 	assert_int_equal(f->spec.n_groups, 2);
 	assert_int_equal(f->spec.groups[0].weight, 70);
 	assert_int_equal(f->spec.groups[1].weight, 30);
-	assert_int_equal(desired_find_route(&d, "default/argo-rollouts-http-route")->rule, 0);
+	assert_int_equal(desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route")->rule, 0);
 	desired_free(&d);
 	cache_free(c);
 }
@@ -306,6 +306,63 @@ static void test_terminating_is_draining(void **state)
 	assert_backend(&g->backends[1], "10.244.2.15:8080", BS_BACKEND_DRAINING);
 	desired_free(&d);
 	cache_free(c);
+}
+
+/* More ready endpoints in a group than the data path holds: the library's own check
+ * (bs_spec_validate) makes it a blocking problem of the route, not a write retried
+ * forever; one fewer is fine. */
+static void test_more_ready_than_the_data_path_holds(void **state)
+{
+	for (int extra = 0; extra < 2; extra++) {
+		struct cache *c = seed("httproute-canary-30.json");
+		struct desired_opts o = opts_gw();
+		cJSON *slice = ref_load("endpointslice-stable.json");
+		cJSON *eps = cJSON_GetObjectItemCaseSensitive(slice, "endpoints");
+		cJSON *first = cJSON_GetArrayItem(eps, 0);
+		const struct desired_problem *p;
+		struct desired d;
+		int n = BS_MAX_READY_PER_GROUP + extra;
+
+		while (cJSON_GetArraySize(eps) > 1)
+			cJSON_DeleteItemFromArray(eps, 1);
+		for (int i = 1; i < n; i++) {
+			cJSON *ep = cJSON_Duplicate(first, 1);
+			char a[32];
+
+			snprintf(a, sizeof(a), "10.245.%d.%d", i / 200, 1 + i % 200);
+			cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(ep, "addresses"), 0, cJSON_CreateString(a));
+			cJSON_DeleteItemFromObjectCaseSensitive(ep, "targetRef");
+			cJSON_AddItemToArray(eps, ep);
+		}
+		set_str(slice, "metadata.resourceVersion", "999001");
+		put_obj(c, CACHE_ENDPOINTSLICE, slice, T0);
+		cJSON_Delete(slice);
+		compute(c, &o, &d);
+		p = problem_of(&d, DR_DATAPATH_LIMIT);
+		if (!extra) {
+			assert_null(p);
+			assert_false(fe_of(&d, "172.18.255.200:80/tcp")->blocked);
+			const struct bs_group_spec *g = &fe_of(&d, "172.18.255.200:80/tcp")->spec.groups[0];
+			int ready = 0;
+
+			for (__u32 i = 0; i < g->n_backends; i++) /* the two removed from the slice drain */
+				ready += g->backends[i].state == BS_BACKEND_READY;
+			assert_int_equal(ready, n);
+		} else {
+			if (!p)
+				dump_problems(&d);
+			assert_non_null(p);
+			assert_true(p->blocking);
+			char want[64];
+
+			snprintf(want, sizeof(want), "%d ready backends, at most %d", n, BS_MAX_READY_PER_GROUP);
+			assert_non_null(strstr(p->msg, want));
+			assert_true(fe_of(&d, "172.18.255.200:80/tcp")->blocked);
+			assert_string_equal(desired_reason_name(p->reason), "DataPathLimit");
+		}
+		desired_free(&d);
+		cache_free(c);
+	}
 }
 
 /* Promotion: the stable slice switches to orange endpoints; the green ones vanish from
@@ -466,7 +523,7 @@ static void test_weight_out_of_range_keeps_last_good(void **state)
 	assert_false(f->blocked);
 	assert_int_equal(f->spec.groups[0].weight, 70);
 	assert_int_equal(f->spec.groups[1].weight, 30);
-	dr = desired_find_route(&d, "default/argo-rollouts-http-route");
+	dr = desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route");
 	assert_true(dr->invalid);
 	assert_int_equal(dr->generation, 4);
 	desired_free(&d);
@@ -501,7 +558,7 @@ static void test_invalid_route_without_good_version(void **state)
 	assert_int_equal(d.n_fe, 0);
 	assert_non_null(problem_of(&d, DR_INVALID));
 	assert_true(problem_of(&d, DR_INVALID)->blocking);
-	dr = desired_find_route(&d, "default/argo-rollouts-http-route");
+	dr = desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route");
 	assert_non_null(dr); /* ours: its Gateway parent is of the served class */
 	assert_int_equal(dr->served_parents, 1);
 	assert_false(dr->has_good);
@@ -634,7 +691,7 @@ static void test_gateway_without_address(void **state)
 	assert_non_null(p);
 	assert_int_equal(p->parent, 0);
 	assert_non_null(strstr(p->msg, "has no IP address in status.addresses"));
-	assert_int_equal(desired_find_route(&d, "default/argo-rollouts-http-route")->parents_ok, 0);
+	assert_int_equal(desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route")->parents_ok, 0);
 	desired_free(&d);
 	cJSON_Delete(g);
 	cache_free(c);
@@ -786,7 +843,7 @@ static void test_rollout_link(void **state)
 	assert_int_equal(e->good.rollout->current_step, 1);
 	assert_string_equal(e->good.rollout->phase, "Paused");
 	compute(c, &o, &d);
-	assert_string_equal(desired_find_route(&d, "default/argo-rollouts-http-route")->rollout,
+	assert_string_equal(desired_find_route(&d, CACHE_HTTPROUTE, "default/argo-rollouts-http-route")->rollout,
 			    "default/rollouts-demo");
 	desired_free(&d);
 	cache_free(c);
@@ -1028,7 +1085,7 @@ static void assert_same_desired(const struct desired *a, const struct desired *b
 		assert_memory_equal(&x->info, &b->fe[i].info, sizeof(x->info));
 	}
 	for (size_t i = 0; i < b->n_routes; i++) {
-		const struct desired_route *x = desired_find_route(a, b->routes[i].key);
+		const struct desired_route *x = desired_find_route(a, CACHE_HTTPROUTE, b->routes[i].key);
 
 		assert_non_null(x);
 		assert_memory_equal(x, &b->routes[i], sizeof(*x));
@@ -1114,6 +1171,137 @@ static void test_incremental_update(void **state)
 	cache_free(c);
 }
 
+/* The seed route as another route: name, creation time, resourceVersion. */
+static void put_route_copy(struct cache *c, const char *ns, const char *name, const char *created, const char *rv)
+{
+	cJSON *r = ref_load("httproute-canary-30.json");
+
+	set_str(r, "metadata.namespace", ns);
+	set_str(r, "metadata.name", name);
+	set_str(r, "metadata.creationTimestamp", created);
+	set_str(r, "metadata.resourceVersion", rv);
+	put_obj(c, CACHE_HTTPROUTE, r, T0);
+	cJSON_Delete(r);
+}
+
+/* Two routes on one listener: the oldest keeps the frontend, then namespace/name; an
+ * incremental update cannot decide it (the whole computation does). */
+static void test_precedence_by_creation_time(void **state)
+{
+	struct cache *c = seed("httproute-canary-30.json"); /* created 2026-09-01T09:00:03Z */
+	struct desired_opts o = opts_gw();
+	struct desired d;
+	const char *k[] = { "default/zzz-old" };
+	const struct desired_problem *p;
+
+	put_route_copy(c, "default", "aaa-new", "2026-10-01T00:00:00Z", "9");
+	compute(c, &o, &d);
+	assert_string_equal(fe_of(&d, "172.18.255.200:80/tcp")->owner, "default/argo-rollouts-http-route");
+	p = problem_of(&d, DR_CONFLICT);
+	assert_non_null(p);
+	assert_string_equal(p->owner, "default/aaa-new");
+	put_route_copy(c, "default", "zzz-old", "2026-08-01T00:00:00Z", "10");
+	assert_int_equal(desired_update(c, &o, &d, k, 1), 1);
+	desired_free(&d);
+	compute(c, &o, &d);
+	assert_string_equal(fe_of(&d, "172.18.255.200:80/tcp")->owner, "default/zzz-old");
+	/* same age as the seed route: namespace/name decides */
+	put_route_copy(c, "default", "zzz-old", "2026-09-01T09:00:03Z", "11");
+	desired_free(&d);
+	compute(c, &o, &d);
+	assert_string_equal(fe_of(&d, "172.18.255.200:80/tcp")->owner, "default/argo-rollouts-http-route");
+	desired_free(&d);
+	cache_free(c);
+}
+
+/* A backendRef to another namespace: refused share without a ReferenceGrant there, served
+ * with one. */
+static void test_reference_grant(void **state)
+{
+	struct cache *c = cache_new();
+	struct desired_opts o = opts_gw();
+	struct desired d;
+	const struct desired_frontend *f;
+	cJSON *r = ref_load("httproute-canary-30.json"), *g;
+
+	put(c, CACHE_GATEWAY, "gateway-agentgateway-proxy.json");
+	put(c, CACHE_SERVICE, "service-stable.json");
+	put(c, CACHE_SERVICE, "service-canary.json");
+	put(c, CACHE_ENDPOINTSLICE, "endpointslice-stable.json");
+	put(c, CACHE_ENDPOINTSLICE, "endpointslice-canary-30.json");
+	set_str(r, "metadata.namespace", "apps");
+	set_str(backend_ref(r, 0, 0), "namespace", "default");
+	set_str(backend_ref(r, 0, 1), "namespace", "default");
+	put_obj(c, CACHE_HTTPROUTE, r, T0);
+	compute(c, &o, &d);
+	f = fe_of(&d, "172.18.255.200:80/tcp");
+	assert_false(f->blocked);
+	assert_int_equal(f->spec.n_groups, 2);
+	assert_int_equal(f->spec.groups[0].weight, 70);
+	assert_int_equal(f->spec.groups[0].n_backends, 0);
+	assert_int_equal(f->spec.groups[1].n_backends, 0);
+	assert_non_null(problem_of(&d, DR_REF_NOT_PERMITTED));
+	desired_free(&d);
+
+	g = cJSON_Parse("{\"kind\":\"ReferenceGrant\",\"metadata\":{\"name\":\"g\",\"namespace\":\"default\","
+			"\"resourceVersion\":\"1\"},\"spec\":{\"from\":[{\"group\":\"gateway.networking.k8s.io\","
+			"\"kind\":\"HTTPRoute\",\"namespace\":\"apps\"}],\"to\":[{\"group\":\"\",\"kind\":\"Service\","
+			"\"name\":\"rollouts-demo-stable\"}]}}");
+	put_obj(c, CACHE_REFERENCEGRANT, g, T0);
+	compute(c, &o, &d);
+	f = fe_of(&d, "172.18.255.200:80/tcp");
+	assert_int_equal(f->spec.groups[0].n_backends, 3); /* granted by name */
+	assert_int_equal(f->spec.groups[1].n_backends, 0); /* not this one */
+	desired_free(&d);
+	cJSON_Delete(g);
+	cJSON_Delete(r);
+	cache_free(c);
+}
+
+/* A Service's slice empties: its last ready endpoints take new connections for the grace,
+ * then the share is refused; ready endpoints end the grace. */
+static void test_endpoint_grace(void **state)
+{
+	struct cache *c = seed("httproute-canary-30.json");
+	struct desired_opts o = opts_gw();
+	struct desired d;
+	const struct desired_frontend *f;
+	cJSON *s = ref_load("endpointslice-stable.json");
+
+	o.endpoint_grace_ns = 5 * SEC;
+	cJSON_ReplaceItemInObjectCaseSensitive(s, "endpoints", cJSON_CreateArray());
+	set_str(s, "metadata.resourceVersion", "77");
+	put_obj(c, CACHE_ENDPOINTSLICE, s, T0 + SEC);
+	o.now_ns = T0 + 2 * SEC;
+	compute(c, &o, &d);
+	f = fe_of(&d, "172.18.255.200:80/tcp");
+	assert_int_equal(f->spec.groups[0].n_backends, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(f->spec.groups[0].backends[i].state, BS_BACKEND_READY);
+	assert_non_null(problem_of(&d, DR_ENDPOINT_GRACE));
+	assert_null(problem_of(&d, DR_NO_READY_ENDPOINTS));
+	desired_free(&d);
+	assert_int_equal(cache_next_grace_end(c, o.endpoint_grace_ns, 0), T0 + 6 * SEC);
+
+	o.now_ns = T0 + 6 * SEC; /* the grace is over: drained, refused */
+	compute(c, &o, &d);
+	f = fe_of(&d, "172.18.255.200:80/tcp");
+	assert_int_equal(f->spec.groups[0].n_backends, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(f->spec.groups[0].backends[i].state, BS_BACKEND_DRAINING);
+	assert_null(problem_of(&d, DR_ENDPOINT_GRACE));
+	assert_non_null(problem_of(&d, DR_NO_READY_ENDPOINTS));
+	desired_free(&d);
+
+	o.endpoint_grace_ns = 0; /* disabled */
+	o.now_ns = T0 + 2 * SEC;
+	compute(c, &o, &d);
+	assert_non_null(problem_of(&d, DR_NO_READY_ENDPOINTS));
+	desired_free(&d);
+	cJSON_Delete(s);
+	cache_free(c);
+}
+
 /* Which routes an object change touches: Service parents and backends, Gateway parents. */
 static void test_route_depends(void **state)
 {
@@ -1147,6 +1335,7 @@ int main(void)
 		cmocka_unit_test(test_header_route),
 		cmocka_unit_test(test_only_l7_rule),
 		cmocka_unit_test(test_terminating_is_draining),
+		cmocka_unit_test(test_more_ready_than_the_data_path_holds),
 		cmocka_unit_test(test_vanished_endpoints_drain_then_go),
 		cmocka_unit_test(test_vanished_endpoint_returns),
 		cmocka_unit_test(test_slice_deleted_and_relist),
@@ -1158,6 +1347,9 @@ int main(void)
 		cmocka_unit_test(test_weight0_group_without_endpoints),
 		cmocka_unit_test(test_gateway_class_not_served),
 		cmocka_unit_test(test_gateway_without_address),
+		cmocka_unit_test(test_precedence_by_creation_time),
+		cmocka_unit_test(test_reference_grant),
+		cmocka_unit_test(test_endpoint_grace),
 		cmocka_unit_test(test_annotation_dual_stack),
 		cmocka_unit_test(test_service_parent),
 		cmocka_unit_test(test_conflict),

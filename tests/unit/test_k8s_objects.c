@@ -69,7 +69,7 @@ static void expect_backend(const struct k8s_backend_ref *b, const char *name, ui
 	assert_string_equal(b->name, name);
 	assert_int_equal(b->port, 80);
 	assert_int_equal(b->weight, weight);
-	assert_false(b->has_filters);
+	assert_int_equal(b->filter_details, 0);
 }
 
 /* The parts every seed HTTPRoute shares. */
@@ -211,6 +211,7 @@ static void test_route_l7_flags(void **state)
 	static const struct {
 		const char *rule;
 		unsigned int flags;
+		unsigned int details;
 	} cases[] = {
 		{ "{\"matches\":[{\"path\":{\"type\":\"PathPrefix\",\"value\":\"/\"}}]}", 0 },
 		{ "{\"matches\":[{}]}", 0 },
@@ -220,10 +221,15 @@ static void test_route_l7_flags(void **state)
 		{ "{\"matches\":[{\"queryParams\":[{\"name\":\"a\",\"value\":\"b\"}]}]}", K8S_RULE_L7_QUERY },
 		{ "{\"matches\":[{\"method\":\"GET\"}]}", K8S_RULE_L7_METHOD },
 		{ "{\"matches\":[{\"headers\":[]}]}", 0 },
-		{ "{\"filters\":[{\"type\":\"RequestHeaderModifier\"}]}", K8S_RULE_L7_FILTERS },
-		{ "{\"backendRefs\":[{\"name\":\"a\",\"port\":80,\"filters\":[{\"type\":\"X\"}]}]}",
-		  K8S_RULE_L7_FILTERS },
-		{ "{\"timeouts\":{\"request\":\"10s\"}}", K8S_RULE_L7_OTHER },
+		/* details: the rule still takes all traffic, its weights apply */
+		{ "{\"filters\":[{\"type\":\"RequestHeaderModifier\"}]}", 0, K8S_RULE_D_HEADER_MOD },
+		{ "{\"filters\":[{\"type\":\"RequestMirror\"},{\"type\":\"URLRewrite\"}]}", 0,
+		  K8S_RULE_D_MIRROR | K8S_RULE_D_REWRITE },
+		{ "{\"backendRefs\":[{\"name\":\"a\",\"port\":80,\"filters\":[{\"type\":\"X\"}]}]}", 0,
+		  K8S_RULE_D_FILTER_OTHER },
+		{ "{\"timeouts\":{\"request\":\"10s\"}}", 0, K8S_RULE_D_TIMEOUTS },
+		{ "{\"retry\":{\"attempts\":2},\"sessionPersistence\":{\"type\":\"Cookie\"}}", 0,
+		  K8S_RULE_D_RETRY | K8S_RULE_D_SESSION },
 		{ "{\"matches\":[{\"path\":{\"value\":\"/\"}},{\"method\":\"POST\",\"headers\":[{\"name\":\"x\"}]}]}",
 		  K8S_RULE_L7_METHOD | K8S_RULE_L7_HEADERS },
 	};
@@ -240,9 +246,9 @@ static void test_route_l7_flags(void **state)
 		assert_non_null(j);
 		assert_int_equal(k8s_httproute_parse(j, &r, err, sizeof(err)), 0);
 		assert_int_equal(r.n_rules, 1);
-		if (r.rules[0].l7_flags != cases[i].flags)
-			fail_msg("case %zu %s: flags %#x want %#x", i, cases[i].rule, r.rules[0].l7_flags,
-				 cases[i].flags);
+		if (r.rules[0].l7_flags != cases[i].flags || r.rules[0].l7_details != cases[i].details)
+			fail_msg("case %zu %s: flags %#x details %#x want %#x %#x", i, cases[i].rule, r.rules[0].l7_flags,
+				 r.rules[0].l7_details, cases[i].flags, cases[i].details);
 		k8s_httproute_free(&r);
 		cJSON_Delete(j);
 	}
@@ -464,7 +470,8 @@ static void test_rollout_variants(void **state)
 		"{\"pause\":{\"duration\":45}},{\"pause\":{\"duration\":\"10\"}},{\"setHeaderRoute\":{\"name\":\"h\"}},"
 		"{\"analysis\":{}}],"
 		"\"trafficRouting\":{\"plugins\":{\"argoproj-labs/gatewayAPI\":{\"httpRoutes\":"
-		"[{\"name\":\"a\",\"useHeaderRoutes\":true},{\"name\":\"b\"}]}}}}}}}";
+		"[{\"name\":\"a\",\"useHeaderRoutes\":true},{\"name\":\"b\"}],\"grpcRoute\":\"g\","
+		"\"tcpRoutes\":[{\"name\":\"t\"}],\"tlsRoutes\":[{\"name\":\"s\"}]}}}}}}}";
 	struct k8s_rollout ro;
 	char err[256];
 	cJSON *j = cJSON_Parse(json);
@@ -482,9 +489,16 @@ static void test_rollout_variants(void **state)
 	assert_int_equal(ro.steps[5].type, K8S_STEP_OTHER);
 	assert_true(ro.has_gateway_plugin);
 	assert_string_equal(ro.route_ns, "ns1");
-	assert_int_equal(ro.n_routes, 2);
+	assert_int_equal(ro.n_routes, 5);
 	assert_string_equal(ro.routes[0], "a");
 	assert_string_equal(ro.routes[1], "b");
+	assert_int_equal(ro.route_kinds[1], K8S_ROUTE_HTTP);
+	assert_string_equal(ro.routes[2], "g");
+	assert_int_equal(ro.route_kinds[2], K8S_ROUTE_GRPC);
+	assert_string_equal(ro.routes[3], "t");
+	assert_int_equal(ro.route_kinds[3], K8S_ROUTE_TCP);
+	assert_string_equal(ro.routes[4], "s");
+	assert_int_equal(ro.route_kinds[4], K8S_ROUTE_TLS);
 	/* No status yet: a Rollout just created. */
 	assert_false(ro.has_current_step);
 	assert_false(ro.canary_weight.present);
@@ -1313,9 +1327,111 @@ static void test_meta_and_status(void **state)
 	cJSON_Delete(j);
 }
 
+/* Listener tls, hostname and allowedRoutes; label selectors. */
+static void test_gateway_listener_attachment_fields(void **state)
+{
+	const char *json =
+		"{\"metadata\":{\"name\":\"g\",\"namespace\":\"gw\"},\"spec\":{\"gatewayClassName\":\"c\",\"listeners\":["
+		"{\"name\":\"http\",\"port\":80,\"protocol\":\"HTTP\",\"hostname\":\"*.Example.COM\"},"
+		"{\"name\":\"https\",\"port\":443,\"protocol\":\"HTTPS\",\"allowedRoutes\":{\"namespaces\":{\"from\":\"All\"}}},"
+		"{\"name\":\"tls\",\"port\":8443,\"protocol\":\"TLS\",\"tls\":{\"mode\":\"Passthrough\"},"
+		" \"allowedRoutes\":{\"kinds\":[{\"kind\":\"TLSRoute\"}],\"namespaces\":{\"from\":\"Selector\","
+		" \"selector\":{\"matchLabels\":{\"team\":\"a\"},\"matchExpressions\":[{\"key\":\"env\","
+		" \"operator\":\"NotIn\",\"values\":[\"prod\",\"staging\"]}]}}}}]}}";
+	struct k8s_label labels[3] = { { "team", "a" }, { "env", "dev" }, { "kubernetes.io/metadata.name", "x" } };
+	struct k8s_gateway g;
+	char err[256];
+	cJSON *j = cJSON_Parse(json);
+
+	(void)state;
+	assert_int_equal(k8s_gateway_parse(j, &g, err, sizeof(err)), 0);
+	assert_int_equal(g.n_listeners, 3);
+	assert_string_equal(g.listeners[0].hostname, "*.example.com");
+	assert_int_equal(g.listeners[0].tls_mode, K8S_TLS_NONE);
+	assert_int_equal(g.listeners[0].from, K8S_FROM_SAME); /* the API's default */
+	assert_int_equal(g.listeners[1].tls_mode, K8S_TLS_TERMINATE); /* HTTPS without tls: Terminate */
+	assert_int_equal(g.listeners[1].from, K8S_FROM_ALL);
+	assert_int_equal(g.listeners[2].tls_mode, K8S_TLS_PASSTHROUGH);
+	assert_int_equal(g.listeners[2].from, K8S_FROM_SELECTOR);
+	assert_int_equal(g.listeners[2].n_kinds, 1);
+	assert_string_equal(g.listeners[2].kinds[0].group, "gateway.networking.k8s.io");
+	assert_string_equal(g.listeners[2].kinds[0].kind, "TLSRoute");
+	assert_true(k8s_selector_matches(&g.listeners[2].selector, labels, 3));
+	snprintf(labels[1].value, sizeof(labels[1].value), "prod");
+	assert_false(k8s_selector_matches(&g.listeners[2].selector, labels, 3));
+	assert_false(k8s_selector_matches(&g.listeners[2].selector, labels + 1, 2)); /* no team label */
+	k8s_gateway_free(&g);
+	cJSON_Delete(j);
+
+	j = cJSON_Parse("{\"metadata\":{\"name\":\"g\",\"namespace\":\"gw\"},\"spec\":{\"gatewayClassName\":\"c\","
+			"\"listeners\":[{\"name\":\"l\",\"port\":1,\"protocol\":\"TCP\",\"allowedRoutes\":{\"namespaces\":"
+			"{\"from\":\"Selector\"}}}]}}");
+	assert_int_equal(k8s_gateway_parse(j, &g, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "gateway gw/g: listeners[0].allowedRoutes.namespaces.selector missing (from: Selector)");
+	cJSON_Delete(j);
+}
+
+/* Namespaces carry kubernetes.io/metadata.name; ReferenceGrants; route kinds, hostnames
+ * and creation times. */
+static void test_namespace_grant_route_kinds(void **state)
+{
+	struct k8s_namespace ns;
+	struct k8s_refgrant rg;
+	struct k8s_httproute r;
+	char err[256];
+	cJSON *j;
+
+	(void)state;
+	j = cJSON_Parse("{\"kind\":\"Namespace\",\"metadata\":{\"name\":\"apps\",\"labels\":{\"team\":\"a\"}}}");
+	assert_int_equal(k8s_namespace_parse(j, &ns, err, sizeof(err)), 0);
+	assert_int_equal(ns.n_labels, 2);
+	assert_string_equal(ns.labels[1].key, "kubernetes.io/metadata.name");
+	assert_string_equal(ns.labels[1].value, "apps");
+	k8s_namespace_free(&ns);
+	cJSON_Delete(j);
+
+	j = cJSON_Parse("{\"metadata\":{\"name\":\"g\",\"namespace\":\"default\"},\"spec\":{"
+			"\"from\":[{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"HTTPRoute\",\"namespace\":\"apps\"}],"
+			"\"to\":[{\"group\":\"\",\"kind\":\"Service\",\"name\":\"web\"}]}}");
+	assert_int_equal(k8s_refgrant_parse(j, &rg, err, sizeof(err)), 0);
+	assert_int_equal(rg.n_from, 1);
+	assert_string_equal(rg.from[0].ns, "apps");
+	assert_int_equal(rg.n_to, 1);
+	assert_string_equal(rg.to[0].name, "web");
+	k8s_refgrant_free(&rg);
+	cJSON_Delete(j);
+	j = cJSON_Parse("{\"metadata\":{\"name\":\"g\",\"namespace\":\"default\"},\"spec\":{\"from\":[{\"kind\":\"HTTPRoute\"}]}}");
+	assert_int_equal(k8s_refgrant_parse(j, &rg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "referencegrant default/g: from[0].namespace missing");
+	cJSON_Delete(j);
+
+	j = cJSON_Parse("{\"kind\":\"TLSRoute\",\"metadata\":{\"name\":\"t\",\"namespace\":\"d\","
+			"\"creationTimestamp\":\"2026-09-01T09:00:03Z\"},\"spec\":{\"hostnames\":[\"A.example.com\"],"
+			"\"rules\":[{\"backendRefs\":[{\"name\":\"s\",\"port\":443}]}]}}");
+	assert_int_equal(k8s_route_parse(j, K8S_ROUTE_TLS, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.kind, K8S_ROUTE_TLS);
+	assert_int_equal(r.meta.created, 1788253203); /* date -d 2026-09-01T09:00:03Z +%s */
+	assert_int_equal(r.n_hostnames, 1);
+	assert_string_equal(r.hostnames[0], "a.example.com");
+	assert_int_equal(r.n_rules, 1);
+	assert_int_equal(r.rules[0].l7_flags, 0);
+	k8s_httproute_free(&r);
+	/* the kind is checked */
+	assert_int_equal(k8s_route_parse(j, K8S_ROUTE_TCP, &r, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "tcproute: kind \"TLSRoute\", want TCPRoute");
+	cJSON_Delete(j);
+	j = cJSON_Parse("{\"metadata\":{\"name\":\"t\",\"namespace\":\"d\",\"creationTimestamp\":\"yesterday\"},"
+			"\"spec\":{}}");
+	assert_int_equal(k8s_httproute_parse(j, &r, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "httproute d/t: metadata.creationTimestamp \"yesterday\": want RFC 3339 time");
+	cJSON_Delete(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_gateway_listener_attachment_fields),
+		cmocka_unit_test(test_namespace_grant_route_kinds),
 		cmocka_unit_test(test_route_defaulted),
 		cmocka_unit_test(test_route_steady_state),
 		cmocka_unit_test(test_route_canary_30),

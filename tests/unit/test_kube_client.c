@@ -68,7 +68,8 @@ static const char *const FIXTURES[] = {
 #define N_FIXTURES (sizeof(FIXTURES) / sizeof(FIXTURES[0]))
 
 /* RBAC of the test server: the five types readable, HTTPRoute status writable;
- * gatewayclasses (served) is forbidden. */
+ * gatewayclasses (served) is forbidden; widgets.example.com is granted but not served
+ * (a CRD not installed: 404, as a real API server answers once RBAC allows). */
 static const char RBAC[] =
 	"{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
 	"\"metadata\":{\"name\":\"bpfsplit-agent-test\"},\"rules\":["
@@ -79,7 +80,8 @@ static const char RBAC[] =
 	"{\"apiGroups\":[\"argoproj.io\"],\"resources\":[\"rollouts\"],\"verbs\":[\"get\",\"list\",\"watch\"]},"
 	"{\"apiGroups\":[\"\"],\"resources\":[\"services\"],\"verbs\":[\"get\",\"list\",\"watch\"]},"
 	"{\"apiGroups\":[\"discovery.k8s.io\"],\"resources\":[\"endpointslices\"],"
-	"\"verbs\":[\"get\",\"list\",\"watch\"]}]}\n";
+	"\"verbs\":[\"get\",\"list\",\"watch\"]},"
+	"{\"apiGroups\":[\"example.com\"],\"resources\":[\"widgets\"],\"verbs\":[\"list\",\"watch\"]}]}\n";
 
 /* ---- the server ---- */
 

@@ -68,6 +68,7 @@ struct fx {
 	char *patch;
 	cJSON *pj;      /* patch parsed */
 	cJSON *route;   /* the route as "the server" holds it */
+	bool not_in_maps; /* the maps hold none of the desired frontends (a pass did not write them) */
 };
 
 static struct fx *fx_new(const char *route_file)
@@ -101,7 +102,9 @@ static const char *fx_patch(struct fx *f, const char *now)
 	desired_free(&f->d);
 	assert_non_null(e);
 	assert_int_equal(desired_compute(f->c, &f->o, &f->d), 0);
-	assert_int_equal(route_status_patch(e, &f->d, desired_find_route(&f->d, e->key), ROUTE_STATUS_CONTROLLER, now,
+	for (size_t i = 0; i < f->d.n_fe; i++) /* as the loop marks them after a pass */
+		f->d.fe[i].in_maps = !f->not_in_maps;
+	assert_int_equal(route_status_patch(e, &f->d, desired_find_route(&f->d, CACHE_HTTPROUTE, e->key), ROUTE_STATUS_CONTROLLER, now,
 					    &f->patch),
 			 0);
 	if (f->patch) {
@@ -271,7 +274,28 @@ static void test_header_route_partially_invalid(void **state)
 	assert_cond(e, "ResolvedRefs", "True", "ResolvedRefs");
 	assert_cond(e, "PartiallyInvalid", "True", "UnsupportedValue");
 	assert_string_equal(s_of(cond(e, "PartiallyInvalid"), "message"),
-			    "rules[1] (canary-header-route): header matches cannot be honoured at L4; rule skipped");
+			    "Dropped Rule(s): rules[1] (canary-header-route): header matches cannot be honoured at L4; "
+			    "rule skipped");
+	fx_free(f);
+}
+
+/* A blocked frontend the maps do not hold (no good split ever written) is not claimed. */
+static void test_claims_only_frontends_in_maps(void **state)
+{
+	struct fx *f = fx_new("httproute-canary-30.json");
+	cJSON *svc = ref_load("service-canary.json");
+	const cJSON *e;
+
+	cache_delete(f->c, CACHE_SERVICE, svc, T0);
+	f->not_in_maps = true;
+	assert_non_null(fx_patch(f, NOW));
+	e = ours(f->pj);
+	assert_cond(e, "Accepted", "True", "Accepted");
+	assert_null(strstr(s_of(cond(e, "Accepted"), "message"), "programmed at L4 on"));
+	assert_non_null(strstr(s_of(cond(e, "Accepted"), "message"), "1 frontend not programmed"));
+	assert_cond(e, "ResolvedRefs", "False", "BackendNotFound");
+	assert_null(strstr(s_of(cond(e, "ResolvedRefs"), "message"), "last good"));
+	cJSON_Delete(svc);
 	fx_free(f);
 }
 
@@ -319,6 +343,39 @@ static void test_invalid_kind_and_no_endpoints(void **state)
 	fx_free(f);
 }
 
+/* More ready endpoints than the data path holds in a group: a route problem in the
+ * status (ResolvedRefs false, the library's message), not an Accepted route whose writes
+ * keep failing. */
+static void test_more_than_the_data_path_holds(void **state)
+{
+	struct fx *f = fx_new("httproute-canary-30.json");
+	cJSON *slice = ref_load("endpointslice-stable.json");
+	cJSON *eps = cJSON_GetObjectItemCaseSensitive(slice, "endpoints"), *first = cJSON_GetArrayItem(eps, 0);
+	const cJSON *e, *c;
+	char want[64];
+
+	for (int i = 1; i <= BS_MAX_READY_PER_GROUP; i++) {
+		cJSON *ep = cJSON_Duplicate(first, 1);
+		char a[32];
+
+		snprintf(a, sizeof(a), "10.245.%d.%d", i / 200, 1 + i % 200);
+		cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(ep, "addresses"), 0, cJSON_CreateString(a));
+		cJSON_DeleteItemFromObjectCaseSensitive(ep, "targetRef");
+		cJSON_AddItemToArray(eps, ep);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(slice, "metadata"), "resourceVersion");
+	cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(slice, "metadata"), "resourceVersion", "999002");
+	put_obj(f->c, CACHE_ENDPOINTSLICE, slice);
+	assert_non_null(fx_patch(f, NOW));
+	e = ours(f->pj);
+	assert_cond(e, "ResolvedRefs", "False", "UnsupportedValue");
+	c = cond(e, "ResolvedRefs");
+	snprintf(want, sizeof(want), "ready backends, at most %d per group", BS_MAX_READY_PER_GROUP);
+	assert_non_null(strstr(s_of(c, "message"), want));
+	cJSON_Delete(slice);
+	fx_free(f);
+}
+
 static void test_gateway_without_address(void **state)
 {
 	struct fx *f = fx_new("httproute-canary-30.json");
@@ -333,6 +390,65 @@ static void test_gateway_without_address(void **state)
 	assert_cond(e, "Accepted", "False", "NoMatchingParent");
 	assert_non_null(strstr(s_of(cond(e, "Accepted"), "message"), "has no IP address"));
 	cJSON_Delete(g);
+	fx_free(f);
+}
+
+/* The listener's hostname matches none of the route's; then allowedRoutes refuses the
+ * namespace: Accepted=False with the spec's reasons. */
+static void test_listener_reasons(void **state)
+{
+	struct fx *f = fx_new("httproute-canary-30.json");
+	cJSON *g = ref_load("gateway-agentgateway-proxy.json");
+	cJSON *li = cJSON_GetArrayItem(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(g, "spec"), "listeners"), 0);
+	cJSON *hosts = cJSON_CreateArray();
+	const cJSON *e;
+
+	cJSON_AddItemToArray(hosts, cJSON_CreateString("shop.example.org"));
+	cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(f->route, "spec"), "hostnames", hosts);
+	set_rv(f->route, "184800");
+	put_obj(f->c, CACHE_HTTPROUTE, f->route);
+	cJSON_AddStringToObject(li, "hostname", "*.example.com");
+	set_rv(g, "998");
+	put_obj(f->c, CACHE_GATEWAY, g);
+	assert_non_null(fx_patch(f, NOW));
+	e = ours(f->pj);
+	assert_cond(e, "Accepted", "False", "NoMatchingListenerHostname");
+	assert_string_equal(s_of(cond(e, "Accepted"), "message"),
+			    "parentRefs[0]: gateway kgateway-system/agentgateway-proxy: listener http hostname "
+			    "*.example.com matches none of the route's hostnames");
+
+	cJSON_DeleteItemFromObjectCaseSensitive(li, "allowedRoutes"); /* from: Same by default */
+	set_rv(g, "997");
+	put_obj(f->c, CACHE_GATEWAY, g);
+	assert_non_null(fx_patch(f, NOW));
+	e = ours(f->pj);
+	assert_cond(e, "Accepted", "False", "NotAllowedByListeners");
+	assert_non_null(strstr(s_of(cond(e, "Accepted"), "message"), "from: Same"));
+	cJSON_Delete(g);
+	fx_free(f);
+}
+
+/* Timeouts and a mirror filter on the weighted rule: programmed, and listed in a
+ * condition of their own. */
+static void test_l7_details_condition(void **state)
+{
+	struct fx *f = fx_new("httproute-canary-30.json");
+	cJSON *rule = cJSON_GetArrayItem(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(f->route, "spec"), "rules"), 0);
+	const cJSON *e;
+
+	cJSON_AddItemToObject(rule, "timeouts", cJSON_Parse("{\"request\":\"10s\"}"));
+	cJSON_AddItemToObject(rule, "filters", cJSON_Parse("[{\"type\":\"RequestMirror\"}]"));
+	set_rv(f->route, "184900");
+	put_obj(f->c, CACHE_HTTPROUTE, f->route);
+	assert_non_null(fx_patch(f, NOW));
+	e = ours(f->pj);
+	assert_cond(e, "Accepted", "True", "Accepted");
+	assert_cond(e, ROUTE_STATUS_L7_CONDITION, "True", "UnsupportedValue");
+	assert_string_equal(s_of(cond(e, ROUTE_STATUS_L7_CONDITION), "message"),
+			    "rules[0]: timeouts, RequestMirror filters not enforced at L4 (the weights are)");
+	assert_null(cond(e, "PartiallyInvalid"));
 	fx_free(f);
 }
 
@@ -392,8 +508,12 @@ int main(void)
 		cmocka_unit_test(test_accepted_keeps_other_entries),
 		cmocka_unit_test(test_transition_time_kept),
 		cmocka_unit_test(test_header_route_partially_invalid),
+		cmocka_unit_test(test_claims_only_frontends_in_maps),
+		cmocka_unit_test(test_listener_reasons),
+		cmocka_unit_test(test_l7_details_condition),
 		cmocka_unit_test(test_weight_out_of_range),
 		cmocka_unit_test(test_invalid_kind_and_no_endpoints),
+		cmocka_unit_test(test_more_than_the_data_path_holds),
 		cmocka_unit_test(test_gateway_without_address),
 		cmocka_unit_test(test_not_ours_drops_entry),
 		cmocka_unit_test(test_rollout_named),

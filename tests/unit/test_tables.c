@@ -787,6 +787,56 @@ static void test_maglev_population(void **state)
 	check_population(BS_MAGLEV_SIZE, 0);
 }
 
+/* Large tables (groups of more than BS_MAGLEV_SMALL_MAX_READY ready backends), at the
+ * largest group the data path takes: every backend owns 16 or 17 of the 16381 slots, and
+ * removing one of N moves its own slots and under 1% of the others' (the disruption
+ * property of the small tables, kept). */
+static void test_maglev_large_population_and_removal(void **state)
+{
+	const __u32 n = BS_MAX_READY_PER_GROUP, m = BS_MAGLEV_LARGE_SIZE;
+	struct bs_maglev_member *all = calloc(n, sizeof(*all)), *less = calloc(n, sizeof(*less));
+	__u32 *a = malloc(m * sizeof(*a)), *b = malloc(m * sizeof(*b)), *count = calloc(n + 100, sizeof(*count));
+	__u32 removed_slots = 0, others_moved = 0, gone = 100 + n / 2;
+
+	assert_true(n >= 1000);
+	assert_true(bs_maglev_size_for(BS_MAGLEV_SMALL_MAX_READY) == BS_MAGLEV_SIZE);
+	assert_true(bs_maglev_size_for(BS_MAGLEV_SMALL_MAX_READY + 1) == m);
+	make_members(all, n);
+	assert_int_equal(bs_maglev_build_slots(all, n, a, m), 0);
+	for (__u32 s = 0; s < m; s++) {
+		assert_true(a[s] >= 100 && a[s] < 100 + n);
+		count[a[s] - 100]++;
+	}
+	for (__u32 i = 0; i < n; i++)
+		assert_true(count[i] == m / n || count[i] == m / n + 1);
+	/* Remove the member with id `gone`. */
+	make_members(all, n);
+	for (__u32 i = 0, k = 0; i < n; i++)
+		if (all[i].id != gone)
+			less[k++] = all[i];
+	assert_int_equal(bs_maglev_build_slots(less, n - 1, b, m), 0);
+	for (__u32 s = 0; s < m; s++) {
+		assert_int_not_equal(b[s], gone);
+		if (a[s] == gone)
+			removed_slots++;
+		else
+			others_moved += a[s] != b[s];
+	}
+	print_message("N=%u in %u slots: the removed backend had %u slots; %u other slots moved (%.3f%% of the "
+		      "table, 1/N = %.3f%%)\n", n, m, removed_slots, others_moved, 100.0 * others_moved / m, 100.0 / n);
+	/* What moves is the removed backend's share (1/N) and, as with small tables (see
+	 * test_maglev_remove_one), a little of the others': under 1% of their slots (Maglev's
+	 * round-robin fill, ~0.5% here), so under 1/N + 1% of the group's flows in all. */
+	assert_true(removed_slots == m / n || removed_slots == m / n + 1);
+	assert_true((double)others_moved / (m - removed_slots) < 0.01);
+	assert_true((double)(removed_slots + others_moved) / m < 1.0 / n + 0.01);
+	free(all);
+	free(less);
+	free(a);
+	free(b);
+	free(count);
+}
+
 static void test_maglev_order_independent(void **state)
 {
 	static const __u32 sizes[] = { 1, 2, 3, 10, 100, 500 };
@@ -1131,6 +1181,7 @@ int main(void)
 		cmocka_unit_test(test_maglev_matches_reference),
 		cmocka_unit_test(test_maglev_remove_one),
 		cmocka_unit_test(test_maglev_add_one),
+		cmocka_unit_test(test_maglev_large_population_and_removal),
 		cmocka_unit_test(test_maglev_bad_input),
 	};
 
