@@ -571,7 +571,7 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, b
 	struct meta_undo undo = { 0 };
 	enum bs_map_idx failed = BS_MAP_COUNT;
 	struct bs_fe_entry *fe;
-	__u32 new_split;
+	__u32 new_split = 0; /* 0: none allocated yet (the failure path reads it) */
 	char fe_name[80];
 	int err = 0;
 
