@@ -14,6 +14,7 @@
 #include "desired.h"
 #include "dp_writer.h"
 #include "flags.h"
+#include "grace.h"
 #include "k8s/kubeconfig.h"
 #include "kube_client.h"
 #include "metrics.h"
@@ -61,6 +62,7 @@ struct agent {
 	struct cache *cache;
 	struct bs_dp *dp;
 	struct dp_writer *w;
+	struct grace *grace;         /* RCU grace periods off the loop (NULL: inline) */
 	struct reconciler *rec;
 	struct metrics *m;
 	struct desired_opts dopts;
@@ -116,6 +118,8 @@ void agent_on_event(void *ctx, int idx, enum kube_event_kind kind, const cJSON *
 void status_pump(struct agent *a, size_t max_checks);
 /* After a pass: queue the routes whose status may have moved (all on a whole pass). */
 void status_write_after_pass(struct agent *a, bool all);
+/* A route whose status alone changed: check its status without a pass. */
+void status_check_route(struct agent *a, enum cache_kind kind, const char *key);
 
 /* reports.c */
 void report_problems(struct agent *a, const struct desired *d);

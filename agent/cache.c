@@ -391,6 +391,17 @@ const struct cache_entry *cache_get(const struct cache *c, enum cache_kind k, co
 	return find(c, k, key);
 }
 
+void cache_set_content_hash(struct cache *c, enum cache_kind k, const char *ns, const char *name, uint64_t h)
+{
+	char key[CACHE_KEY_MAX];
+	struct cache_entry *e;
+
+	key_of(key, ns, name);
+	e = (struct cache_entry *)find(c, k, key);
+	if (e)
+		e->content_hash = h;
+}
+
 const struct cache_svc_eps *cache_svc_eps(const struct cache *c, const char *ns, const char *name)
 {
 	char key[CACHE_KEY_MAX];

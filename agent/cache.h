@@ -44,6 +44,7 @@ struct cache_entry {
 	char *rv;                  /* latest resourceVersion seen, good or not */
 	int64_t generation;        /* latest metadata.generation seen */
 	char *error;               /* why the latest version was rejected; NULL when it parsed */
+	uint64_t content_hash;     /* the latest version but its status and resourceVersion (0: unknown) */
 	bool has_good;             /* good holds the last version that parsed */
 	bool seen;                 /* announced since the last resync began */
 	/* The parsed object of the entry's kind, allocated with the entry (zeroed while
@@ -139,6 +140,8 @@ uint64_t cache_next_expiry(const struct cache *c, uint64_t drain_timeout_ns);
 uint64_t cache_next_grace_end(const struct cache *c, uint64_t grace_ns, uint64_t after_ns);
 
 const struct cache_entry *cache_get(const struct cache *c, enum cache_kind k, const char *ns, const char *name);
+/* Record what cache_entry.content_hash says (the cache itself never reads it). */
+void cache_set_content_hash(struct cache *c, enum cache_kind k, const char *ns, const char *name, uint64_t h);
 const struct cache_svc_eps *cache_svc_eps(const struct cache *c, const char *ns, const char *name);
 size_t cache_count(const struct cache *c, enum cache_kind k);
 /* Entries of kind k sorted by key (a heap array of pointers, free()); *n of them. */

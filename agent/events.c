@@ -65,6 +65,45 @@ static void note_affected(struct agent *a, enum cache_kind k, const cJSON *obj)
 		a->desired_full = true;
 }
 
+/* ---- status-only changes ---- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t hash_json(uint64_t h, const cJSON *j, int depth, bool top, bool meta)
+{
+	const cJSON *c;
+
+	h = fnv(h, &j->type, sizeof(j->type));
+	if (cJSON_IsString(j) && j->valuestring)
+		return fnv(h, j->valuestring, strlen(j->valuestring) + 1);
+	if (cJSON_IsNumber(j))
+		return fnv(h, &j->valuedouble, sizeof(j->valuedouble));
+	cJSON_ArrayForEach(c, j) {
+		if (c->string) {
+			/* Our own status writes come back as events that change only these. */
+			if ((top && !strcmp(c->string, "status")) ||
+			    (meta && (!strcmp(c->string, "resourceVersion") || !strcmp(c->string, "managedFields"))))
+				continue;
+			h = fnv(h, c->string, strlen(c->string) + 1);
+		}
+		h = hash_json(h, c, depth + 1, false, top && c->string && !strcmp(c->string, "metadata"));
+	}
+	return fnv(h, "}", 1);
+}
+
+/* A hash of an object but its status and resourceVersion; never 0. */
+static uint64_t content_hash(const cJSON *obj)
+{
+	return hash_json(0xcbf29ce484222325ull, obj, 0, true, false) | 1;
+}
+
 void agent_on_event(void *ctx, int idx, enum kube_event_kind kind, const cJSON *obj)
 {
 	struct agent *a = ctx;
@@ -78,11 +117,38 @@ void agent_on_event(void *ctx, int idx, enum kube_event_kind kind, const cJSON *
 		cache_resync_begin(a->cache, k);
 		a->unavailable[k] = false;
 		break;
-	case KUBE_EV_UPSERT:
+	case KUBE_EV_UPSERT: {
+		const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+		const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace"));
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
+		const struct cache_entry *old = name ? cache_get(a->cache, k, ns ? ns : "", name) : NULL;
+		uint64_t h = k == CACHE_HTTPROUTE && name ? content_hash(obj) : 0;
+
 		a->events[k][EV_UPSERT]++;
+		/* An HTTPRoute whose status alone changed (our own status writes coming back):
+		 * the desired state does not depend on it; only its status is checked again,
+		 * without a pass on the loop that writes the maps. */
+		if (a->synced && h && old && old->has_good && !old->error && old->content_hash == h) {
+			rc = cache_upsert(a->cache, k, obj, now, err, sizeof(err));
+			old = cache_get(a->cache, k, ns ? ns : "", name);
+			if (rc >= 0 && old && old->has_good && !old->error && !err[0]) {
+				if (rc > 0)
+					status_check_route(a, k, old->key);
+				break;
+			}
+			/* Not as expected (e.g. a malformed status rejected): the pass recomputes
+			 * the route and reports it. */
+			if (err[0])
+				a->rejected[k]++;
+			a->desired_full = true;
+			agent_mark_dirty(a, now, true);
+			break;
+		}
 		if (a->synced)
 			note_affected(a, k, obj); /* what the old version touched */
 		rc = cache_upsert(a->cache, k, obj, now, err, sizeof(err));
+		if (h)
+			cache_set_content_hash(a->cache, k, ns ? ns : "", name, h);
 		if (err[0]) {
 			a->rejected[k]++;
 			/* Routes and Rollouts: the pass reports it (once, with its effect) if ours. */
@@ -100,6 +166,7 @@ void agent_on_event(void *ctx, int idx, enum kube_event_kind kind, const cJSON *
 			agent_mark_dirty(a, now, true);
 		}
 		break;
+	}
 	case KUBE_EV_DELETE:
 		a->events[k][EV_DELETE]++;
 		if (a->synced)

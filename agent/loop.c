@@ -239,7 +239,6 @@ void agent_loop(struct agent *a, volatile sig_atomic_t *stop)
 		}
 		if (a->status_queue)
 			status_pump(a, STATUS_CHECKS_PER_TURN);
-		if (a->dp)
-			bs_dp_flush_retired(a->dp, false);
+		grace_tick(a->grace, a->dp);
 	}
 }

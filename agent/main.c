@@ -105,6 +105,8 @@ int main(int argc, char **argv)
 		goto out;
 	if (reconciler_new(a->w, &a->rec))
 		goto out;
+	if (grace_start(&a->grace))
+		bs_warn("msg=\"freeing retired entries waits on the loop\"");
 	ko.config = &a->cfg;
 	ko.backoff_max_ms = (int)(a->f.api_backoff_max_ns / 1000000);
 	rc = kube_client_new(&ko, &a->kc);
@@ -131,6 +133,7 @@ out:
 	reconciler_free(a->rec);
 	if (a->w)
 		a->w->destroy(a->w);
+	grace_stop(a->grace);
 	bs_dp_close(a->dp); /* closes fds, frees what was retired; unpins nothing */
 	cache_free(a->cache);
 	if (a->have_cur)

@@ -167,3 +167,11 @@ void status_write_after_pass(struct agent *a, bool all)
 	}
 	status_pump(a, STATUS_CHECKS_PER_TURN);
 }
+
+void status_check_route(struct agent *a, enum cache_kind kind, const char *key)
+{
+	if (!status_wanted(a))
+		return;
+	queue_status(a, kind, key);
+	status_pump(a, STATUS_CHECKS_PER_TURN);
+}

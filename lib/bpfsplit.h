@@ -160,6 +160,14 @@ int bs_dp_for_each_frontend(struct bs_dp *dp,
  * Writes free only when many entries wait, so a process that keeps a handle (the agent)
  * calls this from its loop; bs_dp_close() does it too. Returns how many were freed. */
 int bs_dp_flush_retired(struct bs_dp *dp, bool wait);
+/* The same with the RCU grace period waited elsewhere, so that the writer's thread never
+ * blocks on it: bs_dp_retired_due() says entries wait; another thread notes the monotonic
+ * time (CLOCK_MONOTONIC) and then calls bs_dp_grace_period(), which
+ * blocks; once it has returned, bs_dp_flush_retired_after(dp, that time) frees what was
+ * retired before it. Returns how many were freed. */
+bool bs_dp_retired_due(struct bs_dp *dp);
+void bs_dp_grace_period(void);
+int bs_dp_flush_retired_after(struct bs_dp *dp, __u64 gp_start_ns);
 
 /* ---- Read-back verification ----
  * Reads the maps the programs use (frontend -> bs_fe_splits -> split -> tables -> backend

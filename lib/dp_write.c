@@ -92,31 +92,22 @@ static bool any_due(struct bs_dp *dp, __u64 now)
 	return false;
 }
 
-int bs_flush_locked(struct bs_dp *dp, bool wait)
+/* Free the entries whose time grace is over and that were retired before gp_start_ns,
+ * the start of an RCU grace period that has ended (UINT64_MAX: one just ended). */
+static int free_due(struct bs_dp *dp, __u64 now, __u64 gp_start_ns)
 {
 	struct bs_idset splits = { 0 }, tables = { 0 };
 	struct bs_retired **pp = &dp->retired;
-	__u64 now = bs_now_ns();
 	int n = 0;
 
-	if (wait && dp->retired) {
-		struct timespec ts = { 0, BS_GRACE_NS };
-
-		nanosleep(&ts, NULL);
-		now = bs_now_ns();
-	}
-	if (!any_due(dp, now))
-		return 0;
 	if (live_sets(dp, &splits, &tables)) {
 		n = -ENOMEM;
 		goto out;
 	}
-	rcu_grace_period();
-	dp->last_gp_ns = bs_now_ns();
 	while (*pp) {
 		struct bs_retired *r = *pp;
 
-		if (now - r->at_ns < BS_GRACE_NS) {
+		if (now - r->at_ns < BS_GRACE_NS || r->at_ns >= gp_start_ns) {
 			pp = &r->next;
 			continue;
 		}
@@ -128,6 +119,47 @@ int bs_flush_locked(struct bs_dp *dp, bool wait)
 out:
 	bs_idset_free(&splits);
 	bs_idset_free(&tables);
+	return n;
+}
+
+int bs_flush_locked(struct bs_dp *dp, bool wait)
+{
+	__u64 now = bs_now_ns();
+
+	if (wait && dp->retired) {
+		struct timespec ts = { 0, BS_GRACE_NS };
+
+		nanosleep(&ts, NULL);
+		now = bs_now_ns();
+	}
+	if (!any_due(dp, now))
+		return 0;
+	rcu_grace_period();
+	dp->last_gp_ns = bs_now_ns();
+	return free_due(dp, now, UINT64_MAX);
+}
+
+bool bs_dp_retired_due(struct bs_dp *dp)
+{
+	return !dp->ro && dp->retired && any_due(dp, bs_now_ns());
+}
+
+void bs_dp_grace_period(void)
+{
+	rcu_grace_period();
+}
+
+int bs_dp_flush_retired_after(struct bs_dp *dp, __u64 gp_start_ns)
+{
+	int n, err;
+
+	if (dp->ro || !dp->retired)
+		return 0;
+	err = bs_write_lock(dp, true);
+	if (err)
+		return err;
+	n = free_due(dp, bs_now_ns(), gp_start_ns);
+	bs_write_unlock(dp);
 	return n;
 }
 

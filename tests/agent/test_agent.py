@@ -271,6 +271,25 @@ class AgentTest(AgentHarness):
         time.sleep(1.0)
         self.assertEqual(self.srv.get("httproute", "default", ROUTE)["metadata"]["resourceVersion"], rv)
 
+    def test_status_only_change_checks_status_without_a_pass(self):
+        self.start_status_agent("--gateway-class", "agentgateway")
+        wait_for(lambda: self.condition("Accepted"), what="our Accepted condition")
+        passes = ("bpfsplit_agent_reconcile_passes_total", frozenset())
+        time.sleep(2.5)  # our own status write came back; the metrics snapshot (every 2 s) saw it
+        before = self.metrics()[passes]
+        # Another controller drops our entry: a status-only change of the route.
+        parents = self.srv.get("httproute", "default", ROUTE)["status"]["parents"]
+        theirs = [p for p in parents if p.get("controllerName") != CONTROLLER]
+        self.assertEqual(len(theirs), 1)
+        self.srv.patch("httproute", "default", ROUTE, {"status": {"parents": theirs}}, subresource="status")
+        self.assertIsNone(self.ours())
+        acc = wait_for(lambda: self.condition("Accepted"), what="our Accepted condition written again")
+        self.assertEqual(acc["status"], "True")
+        time.sleep(2.5)
+        # The entry came back from a status check alone: no reconcile pass for either event.
+        self.assertEqual(self.metrics()[passes], before)
+        self.assertEqual(self.weights(), {"default/rollouts-demo-stable": 70, "default/rollouts-demo-canary": 30})
+
     def test_bad_weight_reported_last_good_kept(self):
         self.start_status_agent("--gateway-class", "agentgateway")
         self.wait_weights(70, 30)

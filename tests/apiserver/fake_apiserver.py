@@ -1259,6 +1259,13 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
 
     def finish_request(self, request, client_address):
         fake = self.fake
+        # As kube-apiserver (Go sets TCP_NODELAY on every connection): without it a
+        # response's body, written after its headers, or a watch event written while the
+        # previous one is unacknowledged, waits for the client's delayed ACK (40 ms).
+        try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         if self.tls and fake._pause_mode == "hang":
             fake._hold(request)
             return

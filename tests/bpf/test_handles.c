@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <linux/bpf.h>
@@ -219,6 +220,46 @@ static void handles_opened_during_a_retire_free_nothing_live(void **state)
 	bs_dp_close(other);
 	assert_int_equal(bs_dp_backend(dp, id_new, &slot), 0);
 	syns_follow(&c.spec, 400, 2);
+	assert_int_equal(bs_dp_verify(dp, false, NULL, NULL), 0);
+}
+
+static __u64 mono_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/* The agent waits RCU grace periods on a thread of its own: a grace period that began
+ * before an entry was retired frees nothing; one that began after it frees it. */
+static void a_grace_period_waited_elsewhere_frees_only_what_came_before_it(void **state)
+{
+	const char *fe = "10.96.0.12:80/tcp";
+	struct timespec past_time_grace = { 0, 30 * 1000 * 1000 };
+	struct spec_buf a, b;
+	struct bs_backend slot;
+	__u64 before, after;
+	__u32 id_b;
+
+	make_spec(&a, fe, 0, 2, "stable=50:10.201.1.2,10.201.2.2,10.201.3.2", "canary=50:10.201.4.2");
+	apply_ok(dp, &a);
+	id_b = backend_id(dp, fe, "10.201.4.2");
+	assert_true(id_b != 0);
+	before = mono_now_ns();
+	bs_dp_grace_period(); /* began before the retire */
+	make_spec(&b, fe, 0, 2, "stable=50:10.201.1.2,10.201.2.2,10.201.3.2", "canary=50:10.201.5.2");
+	apply_ok(dp, &b); /* retires B, the old split and the old canary table */
+	nanosleep(&past_time_grace, NULL);
+	assert_true(bs_dp_retired_due(dp));
+	assert_int_equal(bs_dp_flush_retired_after(dp, before), 0);
+	assert_int_equal(bs_dp_backend(dp, id_b, &slot), 0); /* still there */
+	after = mono_now_ns();
+	bs_dp_grace_period();
+	assert_true(bs_dp_flush_retired_after(dp, after) >= 1);
+	assert_int_equal(bs_dp_backend(dp, id_b, &slot), -ENOENT);
+	assert_false(bs_dp_retired_due(dp));
+	syns_follow(&b.spec, 400, 3);
 	assert_int_equal(bs_dp_verify(dp, false, NULL, NULL), 0);
 }
 
@@ -711,6 +752,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(handles_opened_during_a_retire_free_nothing_live, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(writers_closing_in_any_order_keep_live_backends, setup_default, teardown),
+		cmocka_unit_test_setup_teardown(a_grace_period_waited_elsewhere_frees_only_what_came_before_it, setup_default,
+						teardown),
 		cmocka_unit_test_setup_teardown(a_fresh_reader_reads_back_what_was_written, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(full_members_refuse_the_write_and_change_nothing, setup_small_members,
 						teardown),
