@@ -65,6 +65,8 @@ help:
 	@echo "make demo       install dependencies, build, run the canary-rollout demo"
 	@echo "make demo CLUSTER=1  the same rollout on a three-node cluster lab (pods and outside traffic)"
 	@echo "make bench      run the benchmarks"
+	@echo "make fuzz       run every fuzzer for FUZZ_SECONDS each (default 60); crashes become regression inputs"
+	@echo "make check-asan build the unit and BPF tests with ASan and UBSan and run them"
 	@echo "make bench-build  build the benchmark binaries only"
 	@echo "make install    install binaries under PREFIX (default /usr/local)"
 	@echo "make image      build the container image with podman (IMAGE=name:tag)"
@@ -125,6 +127,9 @@ bench: deps all bench-build
 	$(Q)bench/run.sh $(BUILD)
 
 include bench/bench.mk
+# Test-only fragments: optional, the image build copies no tests/.
+-include tests/fuzz/fuzz.mk
+-include tests/check-asan.mk
 
 PREFIX ?= /usr/local
 install: bins

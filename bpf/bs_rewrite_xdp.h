@@ -8,8 +8,8 @@
 #include "bs_parse.h"
 #include "bs_csum.h"
 
-/* Largest offsets the parser can produce (VLAN + IPv6 / IPv4 with options), for the verifier. */
-#define BS_MAX_L3_OFF 18
+/* Largest offsets the parser can produce (QinQ + IPv6 / IPv4 with options), for the verifier. */
+#define BS_MAX_L3_OFF (14 + 4 * BS_MAX_VLAN_TAGS)
 #define BS_MAX_L4_OFF (BS_MAX_L3_OFF + 60)
 
 /* Rewrite the destination (dst=1) or source (dst=0) address and port. 0 or -1. */

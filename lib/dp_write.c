@@ -584,7 +584,8 @@ static void registry_take(struct bs_dp *dp, struct bs_fe_entry *fe, const struct
 	fe->members = members;
 	fe->n_members = n_members;
 	memset(fe->groups, 0, sizeof(fe->groups));
-	memcpy(fe->groups, groups, sizeof(fe->groups[0]) * n_groups);
+	if (n_groups) /* a removal passes no groups (NULL): memcpy from NULL is undefined */
+		memcpy(fe->groups, groups, sizeof(fe->groups[0]) * n_groups);
 	fe->n_groups = n_groups;
 }
 
@@ -602,7 +603,7 @@ static int apply_locked(struct bs_dp *dp, const struct bs_frontend_spec *spec, b
 	struct meta_undo undo = { 0 };
 	enum bs_map_idx failed = BS_MAP_COUNT;
 	struct bs_fe_entry *fe;
-	__u32 new_split;
+	__u32 new_split = 0; /* 0: none allocated yet (the failure path reads it) */
 	char fe_name[80];
 	int err = 0;
 

@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+	# fuzzing and sanitizers: libFuzzer, ASan and UBSan runtimes of clang
+	libclang-rt-14-dev
 	libcurl4-openssl-dev libcjson-dev libyaml-dev uthash-dev libmicrohttpd-dev libcmocka-dev
 	# lab, tests, demo
 	iproute2 ethtool openssl python3 python3-yaml jq curl procps

@@ -3,7 +3,7 @@
 """Run every test suite of bpfsplit and print one summary line.
 
 Suites: C unit tests and BPF tests (cmocka binaries under BUILD/tests), the CLI
-test script, and the Python suites (lab self-test, test API server, end to end).
+test script, the fuzzers (tests/fuzz/run.py, a bounded time each), and the Python suites (lab self-test, test API server, end to end).
 Each suite's own output is shown; its counts are read from its closing lines.
 The last line is "N passed, N failed, N skipped"; the exit status is 1 if any
 test failed or any suite could not report.
@@ -52,6 +52,13 @@ def suites(build):
             yield os.path.relpath(path, ROOT), [path], cmocka_counts
     for script in sorted(glob.glob(os.path.join(ROOT, "tests", "cli", "test_*.sh"))):
         yield os.path.relpath(script, ROOT), ["bash", script, build], plain_counts
+    # The unit and BPF tests again, built with ASan and UBSan (make check-asan).
+    if os.path.exists(os.path.join(ROOT, "tests", "check-asan.mk")):
+        yield "tests/asan (make check-asan)", ["make", "-s", "--no-print-directory", f"BUILD={build}",
+                                               "check-asan"], plain_counts
+    # libFuzzer harnesses: regression inputs replayed, then each fuzzed for a bounded time.
+    if os.path.exists(os.path.join(ROOT, "tests", "fuzz", "run.py")):
+        yield "tests/fuzz", [PY, os.path.join(ROOT, "tests", "fuzz", "run.py"), build], plain_counts
     for suite in ("repo", "lab", "apiserver", "agent", "e2e", "bench", "image"):
         d = os.path.join(ROOT, "tests", suite)
         if glob.glob(os.path.join(d, "test_*.py")):

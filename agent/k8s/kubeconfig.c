@@ -342,7 +342,7 @@ static int data_or_file(struct kctx *k, const yaml_node_t *map, const char *path
 static int cluster_parse(struct kctx *k, const yaml_node_t *c, const char *name, struct k8s_config *cfg)
 {
 	char path[300];
-	size_t l;
+	size_t l, host;
 	int rc;
 
 	snprintf(path, sizeof(path), "clusters[%.250s]", name);
@@ -352,7 +352,11 @@ static int cluster_parse(struct kctx *k, const yaml_node_t *c, const char *name,
 		return kfail(k, -EINVAL, "%s.server missing", path);
 	if (strncmp(cfg->server, "https://", 8) && strncmp(cfg->server, "http://", 7))
 		return kfail(k, -EINVAL, "%s.server \"%s\": want https://HOST[:PORT]", path, cfg->server);
-	for (l = strlen(cfg->server); l > 8 && cfg->server[l - 1] == '/'; l--)
+	/* Trailing slashes go; the host must remain ("https:///" has none). */
+	host = strncmp(cfg->server, "https://", 8) ? 7 : 8;
+	if (cfg->server[host] == '/' || !cfg->server[host])
+		return kfail(k, -EINVAL, "%s.server \"%s\": no host; want https://HOST[:PORT]", path, cfg->server);
+	for (l = strlen(cfg->server); l > host && cfg->server[l - 1] == '/'; l--)
 		cfg->server[l - 1] = '\0';
 	if ((rc = get_scalar(k, c, path, "tls-server-name", &cfg->tls_server_name)) ||
 	    (rc = get_bool(k, c, path, "insecure-skip-tls-verify", &cfg->insecure_skip_tls_verify)))

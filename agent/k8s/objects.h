@@ -276,7 +276,7 @@ enum k8s_step_type {
 
 struct k8s_rollout_step {
 	enum k8s_step_type type;
-	int32_t weight;               /* SET_WEIGHT: 0..100 */
+	int32_t weight;               /* SET_WEIGHT: 0..K8S_WEIGHT_MAX (Argo: up to maxTrafficWeight, 100 by default) */
 	int64_t pause_s;              /* PAUSE: seconds; -1 = until promoted */
 };
 

@@ -24,6 +24,7 @@ struct pkt_spec {
 	uint8_t tcp_flags;     /* 0x02 SYN, 0x10 ACK, 0x01 FIN, 0x04 RST */
 	uint32_t seq, ack;
 	uint16_t vlan;         /* 802.1Q id, 0 = untagged */
+	uint16_t svlan;        /* 802.1ad (QinQ) outer id before the 802.1Q tag, 0 = none */
 	int ip_opt_len;        /* IPv4 option bytes (multiple of 4, <= 40) */
 	int tcp_opt_len;       /* TCP option bytes (multiple of 4, <= 40) */
 	int payload_len;
@@ -100,6 +101,11 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf)
 	memcpy(buf, dmac, 6);
 	memcpy(buf + 6, smac, 6);
 	off = 12;
+	if (s->svlan) {
+		put16(buf + off, 0x88a8);
+		put16(buf + off + 2, s->svlan);
+		off += 4;
+	}
 	if (s->vlan) {
 		put16(buf + off, 0x8100);
 		put16(buf + off + 2, s->vlan);
@@ -215,7 +221,7 @@ static inline bool pkt_view(const uint8_t *buf, size_t len, struct pkt_view *v)
 	memcpy(v->dmac, buf, 6);
 	memcpy(v->smac, buf + 6, 6);
 	et = get16(buf + off);
-	if (et == 0x8100) {
+	for (int tags = 0; tags < 2 && (et == 0x8100 || et == 0x88a8); tags++) {
 		off += 4;
 		et = get16(buf + off);
 	}

@@ -244,6 +244,10 @@ static void test_errors(void **state)
 		  "kubeconfig (text): clusters[c].server missing" },
 		{ "contexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 10.0.0.1}\n",
 		  "x", -EINVAL, "kubeconfig (text): clusters[c].server \"10.0.0.1\": want https://HOST[:PORT]" },
+		{ "contexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'https:///'}\n",
+		  "x", -EINVAL, "kubeconfig (text): clusters[c].server \"https:///\": no host; want https://HOST[:PORT]" },
+		{ "contexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'http://'}\n",
+		  "x", -EINVAL, "kubeconfig (text): clusters[c].server \"http://\": no host; want https://HOST[:PORT]" },
 		{ "contexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster:\n"
 		  "    server: https://a\n    certificate-authority-data: 'not*base64'\n",
 		  "x", -EINVAL, "kubeconfig (text): clusters[c].certificate-authority-data: not valid base64" },
