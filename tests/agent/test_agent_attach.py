@@ -4,8 +4,9 @@ not ready (and says why) while a configured interface is missing even though the
 match the cluster; the attachment is made as soon as the interface appears; a link
 detached behind the agent's back (bpftool link detach: the pin stays, the link is
 defunct) or a classic tc filter deleted (tc filter del) is attached again, counted in
-/metrics and logged. Run once with tcx links and once with the classic clsact +
-cls_bpf attach forced (BPFSPLIT_TC_ATTACH=classic)."""
+/metrics and logged. The socket hooks on a cgroup (--cgroup) are kept the same way, and
+--nat/--node-addr reach the maps. Run once with tcx links and once with the classic
+clsact + cls_bpf attach forced (BPFSPLIT_TC_ATTACH=classic)."""
 
 import ctypes
 import json
@@ -64,6 +65,7 @@ class AgentAttachTcx(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="bs-agent-attach-")
         self.pin_root = f"/sys/fs/bpf/bs-agent-attach-{self.id}"
         self.agent = None
+        self.cgroup = None
         sh("ip", "netns", "add", self.ns)
         sh("ip", "-n", self.ns, "link", "set", "lo", "up")
         self.srv = fa.FakeApiServer(os.path.join(self.tmp, "api"), token="attach-token", bookmark_interval=0.5)
@@ -91,6 +93,8 @@ class AgentAttachTcx(unittest.TestCase):
         subprocess.run(["nsenter", f"--net=/run/netns/{self.ns}", CLI, "--pin-root", self.pin_root, "dataplane",
                         "unload"], capture_output=True)
         shutil.rmtree(self.pin_root, ignore_errors=True)
+        if self.cgroup:
+            os.rmdir(self.cgroup)
         subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -162,6 +166,54 @@ class AgentAttachTcx(unittest.TestCase):
         self.assertEqual(self.get("/readyz")[0], 200)
         self.assertEqual(self.metric("bpfsplit_agent_link_reattached_total", "tc-egress"), 0.0)
 
+
+    def make_cgroup(self):
+        """A child of the cgroup v2 hierarchy (the unified one on a hybrid host) standing
+        for the node's cgroup root; removed by tearDown after unload detached the hooks."""
+        for base in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+            if os.path.isdir(base) and sh("stat", "-f", "-c", "%T", base).stdout.strip() == "cgroup2fs":
+                self.cgroup = os.path.join(base, f"bs-agent-cg-{self.id}")
+                os.mkdir(self.cgroup)
+                return self.cgroup
+        self.fail("no cgroup v2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified")
+
+    def cgroup_metric(self, name):
+        _, text = self.get("/metrics")
+        m = re.search(r'^%s\{ifname="%s",entry="cgroup"[^}]*\} (\S+)$' % (name, re.escape(self.cgroup)), text, re.M)
+        return float(m.group(1)) if m else None
+
+    def hooks_on_cgroup(self):
+        out = sh("bpftool", "-j", "cgroup", "show", self.cgroup).stdout
+        return sorted(p["attach_type"] for p in json.loads(out or "[]"))
+
+    def test_cgroup_hooks_kept_and_node_nat_written(self):
+        cgroup = self.make_cgroup()
+        self.make_interface()
+        self.start_agent("--attach", f"tc-egress:{self.ifname}", "--cgroup", cgroup, "--nat", "snat",
+                         "--node-addr", "10.123.0.1")
+        wait_for(lambda: self.get("/readyz")[0] == 200, what="/readyz with the hooks attached")
+        self.assertEqual(self.cgroup_metric("bpfsplit_agent_link"), 1.0)
+        want = sorted(["cgroup_inet4_connect", "cgroup_inet6_connect", "cgroup_udp4_sendmsg", "cgroup_udp6_sendmsg",
+                       "cgroup_udp4_recvmsg", "cgroup_udp6_recvmsg", "cgroup_inet4_getpeername",
+                       "cgroup_inet6_getpeername"])
+        self.assertEqual(self.hooks_on_cgroup(), want)
+        self.assertIn(f'msg="socket hooks attached" cgroup={cgroup}', self.log())
+        node = json.loads(sh(CLI, "--pin-root", self.pin_root, "-j", "node", "show").stdout)
+        self.assertEqual((node["nat"], node["addr4"]), ("snat", "10.123.0.1"))
+        # Someone detaches them: attached again, counted and logged; readiness comes back.
+        sh(CLI, "--pin-root", self.pin_root, "cgroup", "detach", cgroup)
+        wait_for(lambda: self.cgroup_metric("bpfsplit_agent_link_reattached_total") == 1.0,
+                 what="the lost socket hooks attached again")
+        self.assertEqual(self.hooks_on_cgroup(), want)
+        self.assertIn(f'msg="socket hooks were lost (detached or unpinned by someone); attached again" '
+                      f'cgroup={cgroup} reattached=1', self.log())
+        self.assertEqual(self.get("/readyz")[0], 200)
+
+    def test_snat_without_node_address_is_refused(self):
+        p = subprocess.run([AGENT, "--kubeconfig", self.kubeconfig, "--pin-root", self.pin_root, "--nat", "snat"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--nat snat needs --node-addr", p.stderr)
 
     def test_pinned_maps_keep_their_sizes_and_say_so(self):
         self.start_agent()  # --max-conns 4096 ...
