@@ -147,6 +147,16 @@ static int size_map(struct bpf_map *map, const char *pin, __u32 wanted)
 	return wanted ? bpf_map__set_max_entries(map, wanted) : 0;
 }
 
+/* Without CAP_PERFMON (or CAP_BPF) the verifier applies the unprivileged limits and
+ * refuses a large program as too big (E2BIG): the same cause as an EPERM. */
+static bool missing_caps(void)
+{
+	char caps[64] = "";
+
+	bs_diag_missing_caps(caps, sizeof(caps));
+	return caps[0] != '\0';
+}
+
 int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 {
 	struct bs_dp_opts o = opts ? *opts : (struct bs_dp_opts){ 0 };
@@ -221,7 +231,7 @@ int bs_dp_open(const struct bs_dp_opts *opts, struct bs_dp **out)
 			goto fail;
 	}
 	err = bpfsplit_bpf__load(dp->skel);
-	if (err == -EPERM || err == -EACCES || err == -ENOMEM) {
+	if (err == -EPERM || err == -EACCES || err == -ENOMEM || (err == -E2BIG && missing_caps())) {
 		bs_diag_load_refused(err, why, sizeof(why));
 		bs_err("msg=\"the kernel refused to load the data path\" pin_root=%s err=%s why=\"%s\"", dp->root,
 		       strerror(-err), why);

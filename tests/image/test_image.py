@@ -43,6 +43,12 @@ import podspec  # noqa: E402
 from harness import BUILD, FRONTEND4, Lab, expected_colours, source_ports  # noqa: E402
 
 CLI = os.path.join(BUILD, "bpfsplit")
+CLIENT_PY = os.path.join(ROOT, "tests", "lab", "client.py")
+# The cgroup v2 hierarchy: the unified one on a hybrid host.
+CGROUP2 = "/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
+SOCKET_HOOKS = sorted(["cgroup_inet4_connect", "cgroup_inet6_connect", "cgroup_udp4_sendmsg", "cgroup_udp6_sendmsg",
+                       "cgroup_udp4_recvmsg", "cgroup_udp6_recvmsg", "cgroup_inet4_getpeername",
+                       "cgroup_inet6_getpeername"])
 N = 2000
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -141,7 +147,11 @@ class ImageAsDaemonSet(unittest.TestCase):
             with open(os.path.join(sa, "namespace"), "w") as f:
                 f.write(cls.ds["metadata"]["namespace"])
             cls.node_name = "lab-node"
-            cls.argv = podspec.podman_run_argv(cls.ds, cls.lab.node_ns, {"/sys/fs/bpf": cls.bpffs}, sa,
+            # The node's cgroup root: a child of the cgroup v2 hierarchy made for this test.
+            cls.cgroup = os.path.join(CGROUP2, f"bs-image-{uuid.uuid4().hex[:8]}")
+            os.mkdir(cls.cgroup)
+            cls.argv = podspec.podman_run_argv(cls.ds, cls.lab.node_ns,
+                                               {"/sys/fs/bpf": cls.bpffs, "/sys/fs/cgroup": cls.cgroup}, sa,
                                                "127.0.0.1", cls.srv.port, cls.node_name, cls.name)
             # The rendered image, by the id this test built under that name.
             argv = [cls.image_id if a == cls.image else a for a in cls.argv[len(podspec.PODMAN):]]
@@ -181,6 +191,8 @@ class ImageAsDaemonSet(unittest.TestCase):
             for root in [os.path.join(cls.bpffs, d) for d in os.listdir(cls.bpffs)]:
                 subprocess.run([CLI, "--pin-root", root, "dataplane", "unload"], capture_output=True)
             shutil.rmtree(cls.bpffs, ignore_errors=True)
+        if getattr(cls, "cgroup", None) and os.path.isdir(cls.cgroup):
+            os.rmdir(cls.cgroup)  # unload detached the socket hooks; nothing runs in it
         cls.lab.close()
         if os.environ.get("BPFSPLIT_KEEP_TMP"):
             print(f"kept {cls.tmp}")
@@ -270,7 +282,12 @@ class ImageAsDaemonSet(unittest.TestCase):
                       f'ifname={self.lab.node_client_if}', log)
         links = self.link_metrics()
         self.assertEqual(links, {(self.lab.node_client_if, "ingress"): 1.0,
-                                 (self.lab.node_client_if, "tc-egress"): 1.0}, links)
+                                 (self.lab.node_client_if, "tc-egress"): 1.0,
+                                 (self.flags["cgroup"], "cgroup"): 1.0}, links)
+        # The socket hooks sit on the node's cgroup root (here: the test's cgroup).
+        hooks = json.loads(subprocess.run(["bpftool", "-j", "cgroup", "show", self.cgroup], capture_output=True,
+                                          text=True, check=True).stdout or "[]")
+        self.assertEqual(sorted(h["attach_type"] for h in hooks), SOCKET_HOOKS)
         # veth: the driver calls for tc at ingress; the link is pinned in the host's bpffs.
         self.assertRegex(log, r'msg="attached" ifname=%s entry=tc-ingress how="(tcx|tc classic) ingress" '
                          r'why="driver veth' % re.escape(self.lab.node_client_if))
@@ -318,6 +335,31 @@ class ImageAsDaemonSet(unittest.TestCase):
                       f'ifname={self.lab.node_client_if} entry=tc-egress', self.logs())
         self.wait_ready()
         self.assert_split(100 if self.weights() == (0, 100) else 0)
+
+    def fresh_from_node_cgroup(self, n, in_cgroup):
+        """client.py fresh from the node's network namespace, as a process in the node's
+        cgroup root (a pod) or outside it."""
+        enter = f"echo $$ > {self.cgroup}/cgroup.procs && " if in_cgroup else ""
+        script = (f"{enter}exec nsenter --net=/run/netns/{self.lab.node_ns} /usr/bin/python3 {CLIENT_PY} fresh "
+                  f"--url {self.lab.url(4)} -n {n} --concurrency 4 --timeout 2")
+        p = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def test_7_pods_in_the_node_cgroup_choose_at_connect(self):
+        """A process in the node's cgroup reaches the frontend through the socket hooks
+        the agent attached (the node itself has no route to the frontend's address);
+        one outside the cgroup does not."""
+        self.wait_ready()
+        w = self.weights()
+        self.assertIn(w, ((0, 100), (100, 0)), "earlier tests leave the split at 0/100 or 100/0")
+        before = self.cli("stats")["reasons"]["sock_connect"]
+        r = self.fresh_from_node_cgroup(40, in_cgroup=True)
+        self.assertEqual(r["errors"], 0, r.get("error_samples"))
+        self.assertEqual(r["counts"], {"orange" if w == (0, 100) else "green": 40})
+        self.assertGreaterEqual(self.cli("stats")["reasons"]["sock_connect"] - before, 40)
+        outside = self.fresh_from_node_cgroup(4, in_cgroup=False)
+        self.assertEqual(outside["errors"], 4, "without the hooks the node has no way to the frontend")
 
     def test_6_maps_are_charged_to_the_pod_under_its_limit(self):
         pid = podman("inspect", "-f", "{{.State.Pid}}", self.name).stdout.strip()
