@@ -27,6 +27,10 @@ CLI = os.path.join(BUILD, "bpfsplit")
 MEMCG = "/sys/fs/cgroup/memory"
 SIZED_CPUS = 32          # docs/deploy.md: the limit is sized for nodes up to this many CPUs
 PERCPU_BYTES = 32        # struct bs_counters, per CPU, per frontend and per backend slot
+# docs/deploy.md: a connection-health entry in use costs about 80 + 232 bytes per CPU
+# (bs_health, per-CPU, allocated when a version of a frontend first sees a connection).
+HEALTH_ENTRY_BYTES = 80 + 232 * SIZED_CPUS
+HEALTH_ENTRIES_PER_ROUTE = 2  # stable and canary
 SAMPLE_FRONTENDS = 500   # frontends applied to measure the cost of one in use
 
 
@@ -90,10 +94,11 @@ class MemoryLimitCoversTheSizes(unittest.TestCase):
         ncpus = os.cpu_count()
         percpu_more = max(0, SIZED_CPUS - ncpus) * PERCPU_BYTES * (
             int(flags.get("max-frontends", 65536)) + int(flags.get("max-backends", 65536)))
-        need = maps + percpu_more + per_frontend * routes + rss_mib * 2**20
+        health = HEALTH_ENTRIES_PER_ROUTE * HEALTH_ENTRY_BYTES * routes
+        need = maps + percpu_more + per_frontend * routes + health + rss_mib * 2**20
         print(f"\nmaps {maps / 2**20:.1f} MiB ({ncpus} CPUs) + per-CPU counters for {SIZED_CPUS} CPUs "
               f"{percpu_more / 2**20:.1f} MiB + {routes} frontends x {per_frontend:.0f} B "
-              f"{per_frontend * routes / 2**20:.1f} MiB + agent RSS {rss_mib:.0f} MiB = {need / 2**20:.1f} MiB; "
+              f"{per_frontend * routes / 2**20:.1f} MiB + health {health / 2**20:.1f} MiB + agent RSS {rss_mib:.0f} MiB = {need / 2**20:.1f} MiB; "
               f"limit {limit / 2**20:.0f} MiB", flush=True)
         self.assertGreater(maps, 296 * int(flags["max-conns"]), "the maps were not charged to the cgroup")
         self.assertGreaterEqual(limit, need)
