@@ -840,6 +840,11 @@ class FaultTest(ServerTest):
     def test_request_log(self):
         self.srv.requests(clear=True)
         self.api.request("PATCH", ROUTE, {"spec": {"hostnames": ["log.example"]}}, MERGE)
+        # The server records a request once its answer has gone out, so the client may
+        # read the answer a moment before the entry exists.
+        deadline = time.monotonic() + 5
+        while not self.srv.requests() and time.monotonic() < deadline:
+            time.sleep(0.01)
         log = self.srv.requests()
         self.assertEqual(len(log), 1)
         self.assertEqual((log[0]["method"], log[0]["path"], log[0]["status"],
