@@ -22,8 +22,6 @@ SERVER_PID=
 HOLDER_PID=
 STATUS_PID=
 STATUS_PLAIN_PID=
-PASSED=0
-FAILED=0
 
 cleanup() {
 	[ -n "$HOLDER_PID" ] && kill "$HOLDER_PID" 2>/dev/null
@@ -49,48 +47,8 @@ if [ ! -x "$BIN" ]; then
 	exit 1
 fi
 
-# run CMD...: OUT, ERR and RC of the command.
-run() {
-	"$@" >"$TMP/out" 2>"$TMP/err"
-	RC=$?
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
-}
-bs() { "$BIN" --pin-root "$PIN" "$@"; }
-
-ok() {
-	PASSED=$((PASSED + 1))
-	echo "ok - $1"
-}
-not_ok() {
-	FAILED=$((FAILED + 1))
-	echo "not ok - $1"
-	shift
-	for line in "$@"; do echo "#   $line"; done
-	echo "#   rc=$RC"
-	echo "#   stdout: $(head -c 2000 <<<"$OUT")"
-	echo "#   stderr: $(head -c 2000 <<<"$ERR")"
-}
-# expect NAME RC [GREP-PATTERN-ON-STDOUT-AND-STDERR]
-expect() {
-	local name=$1 rc=$2 pat=${3:-}
-	if [ "$RC" != "$rc" ]; then
-		not_ok "$name" "expected exit status $rc"
-	elif [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$OUT
-$ERR"; then
-		not_ok "$name" "expected output matching: $pat"
-	else
-		ok "$name"
-	fi
-}
-# jcheck NAME JQ-FILTER: the filter is true on OUT.
-jcheck() {
-	if jq -e "$2" >/dev/null 2>&1 <<<"$OUT"; then
-		ok "$1"
-	else
-		not_ok "$1" "jq filter false: $2"
-	fi
-}
+# shellcheck source=tests/cli/lib.sh
+. "$ROOT_DIR/tests/cli/lib.sh"
 
 # ---- Before anything is loaded ----
 run "$BIN" version

@@ -15,8 +15,6 @@ PIN=/sys/fs/bpf/bs-cli-cluster-$$
 CG=/sys/fs/cgroup/unified/bs-cli-cluster-$$
 FE=10.96.0.10:80/tcp
 TMP=$(mktemp -d /tmp/bs-cli-cluster.XXXXXX)
-PASSED=0
-FAILED=0
 
 cleanup() {
 	"$BIN" --pin-root "$PIN" dataplane unload >/dev/null 2>&1
@@ -37,44 +35,8 @@ if [ ! -d /sys/fs/cgroup/unified ] || ! grep -q cgroup2 <(stat -f -c %T /sys/fs/
 	exit 0
 fi
 
-run() {
-	"$@" >"$TMP/out" 2>"$TMP/err"
-	RC=$?
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
-}
-bs() { "$BIN" --pin-root "$PIN" "$@"; }
-ok() {
-	PASSED=$((PASSED + 1))
-	echo "ok - $1"
-}
-not_ok() {
-	FAILED=$((FAILED + 1))
-	echo "not ok - $1"
-	shift
-	for line in "$@"; do echo "#   $line"; done
-	echo "#   rc=$RC"
-	echo "#   stdout: $(head -c 2000 <<<"$OUT")"
-	echo "#   stderr: $(head -c 2000 <<<"$ERR")"
-}
-expect() {
-	local name=$1 rc=$2 pat=${3:-}
-	if [ "$RC" != "$rc" ]; then
-		not_ok "$name" "expected exit status $rc"
-	elif [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$OUT
-$ERR"; then
-		not_ok "$name" "expected output matching: $pat"
-	else
-		ok "$name"
-	fi
-}
-jcheck() {
-	if jq -e "$2" >/dev/null 2>&1 <<<"$OUT"; then
-		ok "$1"
-	else
-		not_ok "$1" "jq filter false: $2"
-	fi
-}
+# shellcheck source=tests/cli/lib.sh
+. "$ROOT_DIR/tests/cli/lib.sh"
 
 mkdir "$CG"
 run bs cgroup help
