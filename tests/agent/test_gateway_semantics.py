@@ -9,7 +9,6 @@ details on the weighted rule, the endpoint grace, a route over 64 KiB, an invali
 recovery and readiness after an outage, and the route kinds Argo's Gateway API plugin
 drives (GRPCRoute, TCPRoute, TLSRoute)."""
 
-import copy
 import json
 import os
 import shutil
@@ -428,7 +427,7 @@ class GatewaySemanticsTest(SemanticsHarness):
             c = self.wait_cond(kind, "default", name, "Accepted", "True", "Accepted")
             self.assertEqual(c["message"], f"rules[0] programmed at L4 on {fe(port)}")
         # each follows its own weights, as Argo's plugin writes them (GET + PUT)
-        player = ArgoPlayer(ServerAsKube(self.srv), {})
+        player = ArgoPlayer(self.srv, {})
         player.set_route_weights(70, kind="TCPRoute", name="db")
         self.wait_fe_weights(fe(5432), w(30, 70))
         player.set_route_weights(25, kind="GRPCRoute", name="api")
@@ -452,25 +451,6 @@ class GatewaySemanticsTest(SemanticsHarness):
         self.wait_cond("tcproute", "default", "wrong", "Accepted", "False", "NotAllowedByListeners")
         self.srv.delete("tcproute", "default", "db")
         wait_for(lambda: fe(5432) not in self.frontends() and True, what="the TCP frontend removed")
-
-
-class ServerAsKube:
-    """The Argo player's writes made straight into the test API server."""
-
-    def __init__(self, srv):
-        self.srv = srv
-
-    def get(self, kind, namespace, name):
-        return copy.deepcopy(self.srv.get(kind, namespace, name))
-
-    def update(self, obj):
-        return self.srv.update(obj)
-
-    def apply(self, obj):
-        return self.srv.apply(obj)
-
-    def merge_patch(self, kind, namespace, name, patch, subresource=None):
-        return self.srv.patch(kind, namespace, name, patch, subresource=subresource)
 
 
 class GatewaySemanticsRbacTest(SemanticsHarness):

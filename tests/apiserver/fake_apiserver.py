@@ -2392,6 +2392,12 @@ class FakeApiServer:
         return copy.deepcopy(self.store.update(rt, namespace if rt.namespaced else "", name,
                                                None, subresource=subresource, mutate=mutate))
 
+    def merge_patch(self, kind, namespace, name, patch, subresource=None):
+        """patch under the name KubeRest gives it, so that the Argo player (get, update,
+        apply, merge_patch) can write straight into this server: Argo's writes without
+        a token, where the agent under test only has the deploy/ ClusterRole."""
+        return self.patch(kind, namespace, name, patch, subresource=subresource)
+
     def update(self, obj, subresource=None):
         """PUT semantics: metadata.resourceVersion, when given, must be current
         (ApiError 409 otherwise); status is ignored unless subresource="status"."""

@@ -25,25 +25,6 @@ import fake_apiserver as fa  # noqa: E402
 from argo_player import ArgoPlayer, STEPS  # noqa: E402
 
 
-class ServerAsArgo:
-    """Argo's writes, made straight into the test API server (the agent's token only has
-    the deploy/ ClusterRole, which cannot write routes): the same interface as KubeRest."""
-
-    def __init__(self, srv):
-        self.srv = srv
-
-    def get(self, kind, namespace, name):
-        return self.srv.get(kind, namespace, name)
-
-    def update(self, obj):
-        return self.srv.update(obj)
-
-    def apply(self, obj):
-        return self.srv.apply(obj)
-
-    def merge_patch(self, kind, namespace, name, patch, subresource=None):
-        return self.srv.patch(kind, namespace, name, patch, subresource=subresource)
-
 AGENT = os.path.join(BUILD, "bpfsplit-agent")
 N = int(os.environ.get("BPFSPLIT_E2E_FRESH", "2000"))
 
@@ -75,7 +56,7 @@ class AgentE2E(unittest.TestCase):
                                        rbac=os.path.join(ROOT, "deploy", "rbac.yaml"))
             cls.srv.start()
             cls.kubeconfig = cls.srv.write_kubeconfig(os.path.join(cls.tmp, "kubeconfig"))
-            cls.player = ArgoPlayer(ServerAsArgo(cls.srv), {"green": cls.lab.green, "orange": cls.lab.orange})
+            cls.player = ArgoPlayer(cls.srv, {"green": cls.lab.green, "orange": cls.lab.orange})
             cls.player.apply_seed()
             cls.log_path = os.path.join(cls.tmp, "agent.log")
             cls.log_file = open(cls.log_path, "w")

@@ -25,7 +25,7 @@ from cluster import (CLUSTER_IP, CLUSTER_IP6, EXTERNAL_ADDR, FRONTEND_PORT, GATE
                      GATEWAY_VIP6, ClusterLab, NodeDataPath, frontend)
 import fake_apiserver as fa  # noqa: E402
 from argo_player import ArgoPlayer, STEPS  # noqa: E402
-from test_agent_e2e import ServerAsArgo, wait_for  # noqa: E402
+from test_agent_e2e import wait_for  # noqa: E402
 
 AGENT = os.path.join(BUILD, "bpfsplit-agent")
 N = int(os.environ.get("BPFSPLIT_E2E_FRESH", "2000")) // 4
@@ -51,7 +51,7 @@ class ClusterAgents(unittest.TestCase):
             kubeconfig = cls.srv.write_kubeconfig(os.path.join(cls.tmp, "kubeconfig"))
             # The Gateway's addresses: the cluster IP pods use and the address outside
             # traffic arrives at (a test shortcut: both as frontends of one route).
-            cls.player = ArgoPlayer(ServerAsArgo(cls.srv), {"green": cls.lab.green, "orange": cls.lab.orange},
+            cls.player = ArgoPlayer(cls.srv, {"green": cls.lab.green, "orange": cls.lab.orange},
                                     frontends=(CLUSTER_IP, CLUSTER_IP6, GATEWAY_VIP, GATEWAY_VIP6))
             cls.player.apply_seed()
             for dp in cls.dps:

@@ -41,25 +41,6 @@ RESET_MOD = 4
 ARGS = {"namespace": "default", "rollout": "rollouts-demo"}
 
 
-class ServerAsArgo:
-    """Argo's writes, made straight into the test API server."""
-
-    def __init__(self, srv):
-        self.srv = srv
-
-    def get(self, kind, namespace, name):
-        return self.srv.get(kind, namespace, name)
-
-    def update(self, obj):
-        return self.srv.update(obj)
-
-    def apply(self, obj):
-        return self.srv.apply(obj)
-
-    def merge_patch(self, kind, namespace, name, patch, subresource=None):
-        return self.srv.patch(kind, namespace, name, patch, subresource=subresource)
-
-
 def wait_for(fn, timeout=20.0, what="condition"):
     deadline = time.monotonic() + timeout
     last = None
@@ -102,7 +83,7 @@ class HealthE2E(unittest.TestCase):
                                        rbac=os.path.join(ROOT, "deploy", "rbac.yaml"))
             cls.srv.start()
             cls.kubeconfig = cls.srv.write_kubeconfig(os.path.join(cls.tmp, "kubeconfig"))
-            cls.player = ArgoPlayer(ServerAsArgo(cls.srv), {"green": cls.lab.green, "orange": cls.lab.orange})
+            cls.player = ArgoPlayer(cls.srv, {"green": cls.lab.green, "orange": cls.lab.orange})
             cls.player.apply_seed()
             cls.metrics_port = analysis.free_port()
             cls.log_file = open(os.path.join(cls.tmp, "agent.log"), "w")

@@ -24,7 +24,7 @@ import analysis  # noqa: E402
 import cdp  # noqa: E402
 import fake_apiserver as fa  # noqa: E402
 from argo_player import ArgoPlayer  # noqa: E402
-from test_health_e2e import ServerAsArgo, wait_for  # noqa: E402
+from test_health_e2e import wait_for  # noqa: E402
 
 AGENT = os.path.join(BUILD, "bpfsplit-agent")
 ARTEFACTS = os.path.join(BUILD, "test-artifacts")
@@ -46,7 +46,7 @@ class UiE2E(unittest.TestCase):
                                        rbac=os.path.join(ROOT, "deploy", "rbac.yaml"))
             cls.srv.start()
             kubeconfig = cls.srv.write_kubeconfig(os.path.join(cls.tmp, "kubeconfig"))
-            cls.player = ArgoPlayer(ServerAsArgo(cls.srv), {"green": cls.lab.green, "orange": cls.lab.orange})
+            cls.player = ArgoPlayer(cls.srv, {"green": cls.lab.green, "orange": cls.lab.orange})
             cls.player.apply_seed()
             cls.port = analysis.free_port()
             cls.log_file = open(os.path.join(cls.tmp, "agent.log"), "w")
